@@ -1,0 +1,77 @@
+"""Audit records are written inside the caller's transaction: a change and its record commit or
+roll back together."""
+
+import getpass
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+
+from .models import AuditEvent
+
+# Fields whose values never reach an audit row.
+SECRET_FIELDS = frozenset({"password", "temporary_password", "new_password", "old_password"})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a signed-in admin (with the client's IP) or an operator's command."""
+
+    user: object | None
+    label: str
+    ip_address: str | None = None
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> "Actor":
+        user = request.user if request.user.is_authenticated else None
+        label = user.login_id if user is not None else "anonymous"
+        return cls(user=user, label=label, ip_address=client_ip(request))
+
+    @classmethod
+    def operator(cls, command: str) -> "Actor":
+        try:
+            who = getpass.getuser()
+        except (KeyError, OSError):
+            who = "unknown"
+        return cls(user=None, label=f"operator:{command} ({who})")
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client IP as django-axes resolved it (trusted-proxy aware), else REMOTE_ADDR."""
+    ip = getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR")
+    return ip or None
+
+
+def _scrub(changes: dict) -> dict:
+    return {k: v for k, v in changes.items() if k not in SECRET_FIELDS}
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    organization=None,
+    target=None,
+    target_label: str = "",
+    changes: dict | None = None,
+    outcome: str = AuditEvent.Outcome.SUCCESS,
+    detail: str = "",
+) -> AuditEvent:
+    if target is not None and not target_label:
+        target_label = target.login_id or target.name
+    return AuditEvent.objects.create(
+        organization=organization,
+        actor=actor.user,
+        actor_label=actor.label[:300],
+        action=action,
+        outcome=outcome,
+        target=target,
+        target_label=target_label[:300],
+        changes=_scrub(changes or {}),
+        ip_address=actor.ip_address,
+        detail=detail[:500],
+    )
+
+
+def diff(before: dict, after: dict) -> dict:
+    """{field: [before, after]} for the fields whose value changed."""
+    return {k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)}

@@ -1,0 +1,69 @@
+from urllib.parse import urlencode
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
+
+from users.access import admin_required
+from users.pagination import paginate
+
+from .models import AuditEvent
+from .selectors import audit_list
+
+PER_PAGE = 50
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(label=_("Actor"), required=False, max_length=100)
+    target = forms.CharField(label=_("Target user"), required=False, max_length=100)
+    action = forms.ChoiceField(
+        label=_("Action"),
+        required=False,
+        choices=[("", _("All actions")), *AuditEvent.Action.choices],
+    )
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    page = forms.IntegerField(required=False, min_value=1, max_value=10**6)
+
+
+@admin_required
+@require_GET
+def audit_event_list(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET or None)
+    values = {}
+    if form.is_bound:
+        form.is_valid()
+        values = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
+    qs = audit_list(
+        organization=request.organization,
+        actor=values.get("actor", ""),
+        target=values.get("target", ""),
+        action=values.get("action", ""),
+        date_from=values.get("date_from"),
+        date_to=values.get("date_to"),
+    )
+    page = paginate(qs, page=values.get("page", 1), per_page=PER_PAGE)
+    params = {k: v for k, v in values.items() if k != "page"}
+
+    def url(n):
+        return "?" + urlencode({**params, "page": n})
+
+    return render(
+        request,
+        "audit/audit_list.html",
+        {
+            "form": form,
+            "page": page,
+            "events": page.rows,
+            "page_urls": [(n, url(n) if n else None) for n in page.page_links()],
+            "prev_url": url(page.number - 1),
+            "next_url": url(page.number + 1),
+            "nav_section": "audit",
+        },
+    )

@@ -1,0 +1,21 @@
+"""gunicorn settings for production and `make run`.
+
+gthread workers: CSV exports stream inside the request, and a sync worker is killed by the
+arbiter when a response takes longer than `timeout` (gthread's main thread keeps heartbeating).
+Two processes per core; a few threads each for requests that wait on the database.
+"""
+
+import multiprocessing
+import os
+
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", 4))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", 60))
+graceful_timeout = 30
+keepalive = 5
+max_requests = 5000
+max_requests_jitter = 500
+accesslog = "-"
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

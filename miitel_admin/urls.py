@@ -1,0 +1,20 @@
+from django.urls import include, path
+
+from users import views as user_views
+
+from . import views
+
+urlpatterns = [
+    path("", user_views.home, name="home"),
+    path("login/", user_views.LoginView.as_view(), name="login"),
+    path("logout/", user_views.LogoutView.as_view(), name="logout"),
+    path("password/change/", user_views.password_change, name="password_change"),
+    path("healthz", views.healthz, name="healthz"),
+    path("users/", include("users.urls")),
+    path("audit/", include("audit.urls")),
+]
+
+handler400 = "miitel_admin.views.bad_request"
+handler403 = "miitel_admin.views.permission_denied"
+handler404 = "miitel_admin.views.page_not_found"
+handler500 = "miitel_admin.views.server_error"

@@ -1,0 +1,48 @@
+// Progressive enhancement only: every page works without this file.
+(function () {
+  "use strict";
+
+  // Move focus to the error summary so screen-reader and keyboard users land on the problem.
+  document.addEventListener("DOMContentLoaded", function () {
+    var summary = document.getElementById("error-summary");
+    if (summary) {
+      summary.focus();
+    }
+  });
+
+  // Row menus (<details>): one open at a time; Escape or a click elsewhere closes it.
+  document.addEventListener("toggle", function (event) {
+    var opened = event.target;
+    if (!opened.classList || !opened.classList.contains("row-menu") || !opened.open) {
+      return;
+    }
+    document.querySelectorAll("details.row-menu[open]").forEach(function (menu) {
+      if (menu !== opened) {
+        menu.open = false;
+      }
+    });
+    var first = opened.querySelector(".menu a");
+    if (first) {
+      first.focus();
+    }
+  }, true);
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") {
+      return;
+    }
+    var open = document.querySelector("details.row-menu[open]");
+    if (open) {
+      open.open = false;
+      open.querySelector("summary").focus();
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.row-menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) {
+        menu.open = false;
+      }
+    });
+  });
+})();

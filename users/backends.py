@@ -1,0 +1,72 @@
+from django.contrib.auth.backends import ModelBackend
+
+from .models import User
+from .validators import LOGIN_ID_MAX_LENGTH, normalize_login_id
+
+
+def axes_username(request, credentials) -> str | None:
+    """django-axes counts failures per normalised login ID (it is unique across organizations)."""
+    raw = (credentials or {}).get("username")
+    if raw is None and request is not None:
+        raw = request.POST.get("username")
+    if raw is None:
+        return None
+    return normalize_login_id(str(raw).replace("\x00", ""))[: LOGIN_ID_MAX_LENGTH + 1]
+
+
+def axes_failure_limit(request, credentials) -> int:
+    """django-axes locks when max(failures of this login ID, failures of this IP) reaches the
+    returned limit. Answering the login-ID limit once that counter has reached it, and the
+    higher IP limit otherwise, gives each counter its own limit."""
+    from axes.models import AccessAttempt
+    from django.conf import settings
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    user_limit = settings.LOGIN_FAILURE_LIMIT
+    username = axes_username(request, credentials)
+    if username is not None:
+        failures = (
+            AccessAttempt.objects.filter(
+                username=username,
+                attempt_time__gte=timezone.now() - settings.AXES_COOLOFF_TIME,
+            ).aggregate(n=Sum("failures_since_start"))["n"]
+            or 0
+        )
+        if failures >= user_limit:
+            return user_limit
+    return max(settings.LOGIN_IP_FAILURE_LIMIT, user_limit)
+
+
+class LoginIdBackend(ModelBackend):
+    """Sign-in by login ID, matched case-insensitively through the stored normalised key.
+
+    Keeps ModelBackend's two protections: an unknown login ID still runs one password hash (no
+    timing difference), and inactive users are refused at sign-in and on every later request.
+    Deleted users are invisible to the default manager, so they are refused the same way.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if username is None or password is None:
+            return None
+        key = normalize_login_id(str(username))
+        if len(key) > LOGIN_ID_MAX_LENGTH or "\x00" in key:
+            User().set_password(password)  # same cost as a real check
+            return None
+        try:
+            user = User.objects.select_related("organization").get(login_id_key=key)
+        except User.DoesNotExist:
+            User().set_password(password)
+            return None
+        if user.check_password(password) and self.user_can_authenticate(user):
+            return user
+        return None
+
+    def get_user(self, user_id):
+        try:
+            user = User.objects.select_related("organization", "organization__contract").get(
+                pk=user_id
+            )
+        except User.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None

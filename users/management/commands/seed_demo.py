@@ -1,0 +1,139 @@
+import random
+
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+
+from permissions import catalog
+from permissions.models import ServiceGrant
+from users import services
+from users.management.base import OperatorCommand, fail
+from users.models import Organization, User
+
+FAMILY = [
+    ("佐藤", "sato"),
+    ("鈴木", "suzuki"),
+    ("高橋", "takahashi"),
+    ("田中", "tanaka"),
+    ("伊藤", "ito"),
+    ("渡辺", "watanabe"),
+    ("山本", "yamamoto"),
+    ("中村", "nakamura"),
+    ("小林", "kobayashi"),
+    ("加藤", "kato"),
+    ("吉田", "yoshida"),
+    ("山田", "yamada"),
+    ("佐々木", "sasaki"),
+    ("山口", "yamaguchi"),
+    ("松本", "matsumoto"),
+    ("井上", "inoue"),
+]
+GIVEN = [
+    ("太郎", "taro"),
+    ("花子", "hanako"),
+    ("健太", "kenta"),
+    ("美咲", "misaki"),
+    ("翔太", "shota"),
+    ("陽菜", "hina"),
+    ("大輔", "daisuke"),
+    ("さくら", "sakura"),
+    ("拓也", "takuya"),
+    ("結衣", "yui"),
+    ("直樹", "naoki"),
+    ("真由美", "mayumi"),
+]
+
+
+class Command(OperatorCommand):
+    help = (
+        "Create a demo organization with an admin (whose temporary password is printed), "
+        "members and a contract. --if-empty does nothing when any organization exists."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--slug", default="demo")
+        parser.add_argument("--name", default="デモ株式会社")
+        parser.add_argument("--users", type=int, default=12, help="Members besides the admin.")
+        parser.add_argument("--if-empty", action="store_true")
+        parser.add_argument("--seed", type=int, default=None, help="Random seed (repeatable data).")
+
+    def handle(self, *args, **options):
+        if options["if_empty"] and Organization.objects.exists():
+            self.stdout.write("The database already has data; nothing seeded.")
+            return
+        members = options["users"]
+        if members < 0:
+            raise fail(["users: must be 0 or more."])
+        if Organization.objects.filter(slug=options["slug"]).exists():
+            raise fail([f"slug: an organization “{options['slug']}” already exists."])
+        rng = random.Random(options["seed"])
+        user_limit = max(50, members + 10)
+        phone_limit = max(20, (members + 1) * 3 // 4)
+        actor = self.actor()
+        organization = services.organization_create(
+            actor=actor,
+            slug=options["slug"],
+            name=options["name"],
+            user_limit=user_limit,
+            services=sorted(catalog.GRANTABLE_CODES),
+            service_limits={catalog.PHONE: phone_limit},
+        )
+        password = services.generate_temporary_password()
+        admin = services.user_create(
+            actor=actor,
+            organization=organization,
+            login_id=f"admin@{organization.slug}.example.com",
+            name="管理者 デモ",
+            password=password,
+            role=User.Role.ADMIN,
+            extension="100",
+            grants={
+                catalog.PHONE: "",
+                catalog.MONITORING: "",
+                **dict.fromkeys(catalog.ANALYTICS_CODES, ""),
+            },
+        )
+        self._members(organization, members, phone_limit - 1, rng)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Seeded organization “{organization.slug}”: 1 admin, {members} members."
+            )
+        )
+        self.stdout.write(f"Admin login ID:     {admin.login_id}")
+        self.stdout.write(f"Temporary password: {password}")
+        self.stdout.write("(shown only now; you will choose your own password at first sign-in)")
+
+    @transaction.atomic
+    def _members(self, organization, count, phone_seats, rng):
+        # Members get no usable password: only the printed admin can sign in to the demo.
+        unusable = make_password(None)
+        users = []
+        for i in range(count):
+            family, family_r = FAMILY[i % len(FAMILY)]
+            given, given_r = GIVEN[(i // len(FAMILY)) % len(GIVEN)]
+            login_id = f"{given_r}.{family_r}{i + 1}@{organization.slug}.example.com"
+            users.append(
+                User(
+                    organization=organization,
+                    login_id=login_id,
+                    login_id_key=login_id.lower(),
+                    name=f"{family} {given}",
+                    locale=User.Locale.ENGLISH if i % 7 == 3 else User.Locale.JAPANESE,
+                    role=User.Role.ADMIN if i % 25 == 0 and i else User.Role.MEMBER,
+                    extension=str(101 + i) if i < 899_899 else "",
+                    is_active=i % 11 != 5,
+                    password=unusable,
+                )
+            )
+        created = User.objects.bulk_create(users, batch_size=2000)
+        grants = []
+        for i, user in enumerate(created):
+            has_phone = i < phone_seats and rng.random() < 0.9
+            codes = [c for c in catalog.ANALYTICS_CODES if rng.random() < 0.7]
+            if has_phone:
+                codes.append(catalog.PHONE)
+                if rng.random() < 0.3:
+                    codes.append(catalog.MONITORING)
+            grants += [
+                ServiceGrant(organization=organization, user=user, service=code) for code in codes
+            ]
+        ServiceGrant.objects.bulk_create(grants, batch_size=5000)

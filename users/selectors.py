@@ -1,0 +1,153 @@
+"""Reads. Every selector takes `organization=` as a required keyword: a query that forgets the
+tenant fails at the call, not in production."""
+
+from dataclasses import dataclass
+
+from django.db.models import (
+    Count,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, Concat
+
+from permissions import catalog
+from permissions.models import ServiceGrant
+
+from .models import Organization, User
+
+# sort key -> the columns it orders by (id last, so ties are stable)
+SORTS: dict[str, tuple[str, ...]] = {
+    "name": ("name",),
+    "login_id": ("login_id_key",),
+    "role": ("role", "name"),
+    "status": ("-is_active", "name"),
+    "services": ("service_count", "name"),
+    "extension": ("extension", "name"),
+    "last_login": ("last_login", "name"),
+}
+
+
+def _grants_column():
+    """All of a row's grants as one "code=level,code=level" string, in the page query itself."""
+    from django.db.models import StringAgg
+
+    return Subquery(
+        ServiceGrant.objects.filter(user=OuterRef("pk"))
+        .order_by()
+        .values("user")
+        .annotate(codes=StringAgg(Concat("service", Value("="), "level"), delimiter=Value(",")))
+        .values("codes")
+    )
+
+
+def user_list(
+    *,
+    organization: Organization,
+    search: str = "",
+    role: str = "",
+    status: str = "",
+    service: str = "",
+    sort: str = "name",
+    descending: bool = False,
+) -> QuerySet[User]:
+    qs = User.objects.filter(organization=organization)
+    if search:
+        qs = qs.filter(
+            Q(name__icontains=search)
+            | Q(login_id_key__contains=search.lower())
+            | Q(extension__contains=search)
+        )
+    if role in User.Role.values:
+        qs = qs.filter(role=role)
+    if status == "active":
+        qs = qs.filter(is_active=True)
+    elif status == "inactive":
+        qs = qs.filter(is_active=False)
+    if service == catalog.ADMIN:
+        qs = qs.filter(role=User.Role.ADMIN)
+    elif service in catalog.GRANTABLE_CODES:
+        qs = qs.filter(
+            pk__in=ServiceGrant.objects.filter(organization=organization, service=service)
+            .exclude(level="none")
+            .values("user_id")
+        )
+    return order_users(qs, sort=sort, descending=descending)
+
+
+def order_users(qs: QuerySet[User], *, sort: str, descending: bool) -> QuerySet[User]:
+    columns = SORTS.get(sort, SORTS["name"])
+    if sort == "services":
+        qs = qs.annotate(service_count=Coalesce(Count("grants"), 0))
+    ordering = []
+    for column in (*columns, "id"):
+        flip = column.startswith("-")
+        name = column.lstrip("-")
+        desc = descending != flip
+        expr = F(name)
+        ordering.append(expr.desc(nulls_last=True) if desc else expr.asc(nulls_first=True))
+    return qs.order_by(*ordering)
+
+
+def with_grants(qs: QuerySet[User]) -> QuerySet[User]:
+    return qs.annotate(grant_codes=_grants_column())
+
+
+def parse_grants(codes: str | None) -> dict[str, str]:
+    if not codes:
+        return {}
+    pairs = (item.partition("=") for item in codes.split(","))
+    return {code: level for code, _, level in pairs}
+
+
+@dataclass(frozen=True)
+class SeatMeter:
+    used: int
+    limit: int
+    services: list[tuple[str, int, int]]  # (label, used, limit) of seat-limited services
+
+    @property
+    def full(self) -> bool:
+        return self.used >= self.limit
+
+    @property
+    def free(self) -> int:
+        return max(self.limit - self.used, 0)
+
+
+def _count_of(qs: QuerySet, group_field: str) -> Coalesce:
+    return Coalesce(
+        Subquery(qs.order_by().values(group_field).annotate(n=Count("*")).values("n")), 0
+    )
+
+
+def seat_meter(*, organization: Organization) -> SeatMeter:
+    """Users used / contracted, and the same per seat-limited service, in one query."""
+    contract = organization.contract
+    limited = [
+        code
+        for code in sorted(catalog.SEAT_LIMITED_CODES)
+        if contract.has_service(code) and contract.seat_limit(code) is not None
+    ]
+    columns = {
+        "used": _count_of(User.objects.filter(organization=OuterRef("pk")), "organization"),
+        **{
+            f"grants_{code}": _count_of(
+                ServiceGrant.objects.filter(organization=OuterRef("pk"), service=code),
+                "organization",
+            )
+            for code in limited
+        },
+    }
+    row = Organization.objects.filter(pk=organization.pk).values(**columns).get()
+    return SeatMeter(
+        used=row["used"],
+        limit=contract.user_limit,
+        services=[
+            (catalog.get(code).label, row[f"grants_{code}"], contract.seat_limit(code))
+            for code in limited
+        ],
+    )

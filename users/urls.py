@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "users"
+
+urlpatterns = [
+    path("", views.user_list, name="list"),
+    path("new/", views.user_create, name="create"),
+    path("<int:user_id>/edit/", views.user_edit, name="edit"),
+    path("<int:user_id>/activate/", views.user_activate, name="activate"),
+    path("<int:user_id>/deactivate/", views.user_deactivate, name="deactivate"),
+]

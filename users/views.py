@@ -1,0 +1,446 @@
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods
+
+from audit.models import AuditEvent
+from audit.services import Actor, audit_record
+from permissions import catalog
+from permissions.services import grants_of
+
+from . import access, selectors, services
+from .forms import LoginForm, PasswordChangeForm, UserForm
+from .models import User
+from .pagination import DEFAULT_PAGE_SIZE, PAGE_SIZES, paginate
+from .sessions import session_register
+
+# --- Sign-in, sign-out, password ----------------------------------------------------------------
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect("login")
+    return redirect("users:list")
+
+
+class LoginView(auth_views.LoginView):
+    form_class = LoginForm
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+    http_method_names = ["get", "post"]
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        user = form.get_user()
+        audit_record(
+            actor=Actor.from_request(self.request),
+            action=AuditEvent.Action.LOGIN,
+            organization=user.organization,
+            target=user,
+        )
+        return response
+
+    def form_invalid(self, form):
+        if form.data.get("username"):
+            username = str(form.data.get("username"))[:300].replace("\x00", "")
+            target = (
+                User.objects.filter(login_id_key=username.strip().lower())
+                .select_related("organization")
+                .first()
+            )
+            audit_record(
+                actor=Actor(user=None, label="anonymous", ip_address=_ip(self.request)),
+                action=AuditEvent.Action.LOGIN_FAILED,
+                outcome=AuditEvent.Outcome.FAILURE,
+                organization=target.organization if target else None,
+                target=target,
+                target_label=username.encode("unicode_escape").decode()[:300],
+            )
+        return super().form_invalid(form)
+
+
+def _ip(request: HttpRequest) -> str | None:
+    from audit.services import client_ip
+
+    return client_ip(request)
+
+
+def lockout_response(request: HttpRequest, original_response=None, credentials=None):
+    """django-axes calls this for a locked login ID: the sign-in page, status 429, saying when
+    to try again. No password is hashed on this path."""
+    from django.conf import settings
+
+    retry_at = timezone.localtime(timezone.now() + settings.AXES_COOLOFF_TIME)
+    error = _(
+        "Too many failed sign-in attempts for this login ID. Try again after %(time)s, or ask "
+        "your organization's admin to set a new password."
+    ) % {"time": retry_at.strftime("%H:%M")}
+    audit_record(
+        actor=Actor(user=None, label="anonymous", ip_address=_ip(request)),
+        action=AuditEvent.Action.LOCKOUT,
+        outcome=AuditEvent.Outcome.FAILURE,
+        target_label=str((credentials or {}).get("username", ""))[:300],
+    )
+    return render(
+        request,
+        "registration/login.html",
+        {"form": LoginForm(request), "lockout_error": error},
+        status=429,
+    )
+
+
+class LogoutView(auth_views.LogoutView):
+    """POST only (Django's LogoutView answers GET with 405)."""
+
+    http_method_names = ["post", "options"]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def password_change(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    form = PasswordChangeForm(user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.password_change_own(
+            actor=Actor.from_request(request),
+            user=user,
+            new_password=form.cleaned_data["new_password1"],
+        )
+        # Keep this session (the key rotates) and re-link it; other sessions end.
+        update_session_auth_hash(request, user)
+        session_register(request=request, user=user, signed_in=False)
+        messages.success(request, _("Your password has been changed."))
+        return redirect("home")
+    return render(
+        request,
+        "registration/password_change.html",
+        {"form": form, "forced": user.must_change_password},
+    )
+
+
+# --- User List ----------------------------------------------------------------------------------
+
+
+class UserFilterForm(forms.Form):
+    q = forms.CharField(label=gettext_lazy("Search"), required=False, max_length=100)
+    role = forms.ChoiceField(
+        label=gettext_lazy("Role"),
+        required=False,
+        choices=[("", gettext_lazy("All roles")), *User.Role.choices],
+    )
+    status = forms.ChoiceField(
+        label=gettext_lazy("Status"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("All statuses")),
+            ("active", gettext_lazy("Active")),
+            ("inactive", gettext_lazy("Deactivated")),
+        ],
+    )
+    service = forms.ChoiceField(label=gettext_lazy("Service"), required=False)
+    sort = forms.ChoiceField(
+        required=False, choices=[(k, k) for k in selectors.SORTS], widget=forms.HiddenInput
+    )
+    dir = forms.ChoiceField(
+        required=False, choices=[("asc", "asc"), ("desc", "desc")], widget=forms.HiddenInput
+    )
+    per_page = forms.TypedChoiceField(
+        label=gettext_lazy("Per page"),
+        required=False,
+        coerce=int,
+        choices=[(n, str(n)) for n in PAGE_SIZES],
+        empty_value=DEFAULT_PAGE_SIZE,
+    )
+    page = forms.IntegerField(required=False, min_value=1, max_value=10**6)
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        contract = organization.contract
+        self.fields["service"].choices = [
+            ("", gettext_lazy("All services")),
+            (catalog.ADMIN, catalog.get(catalog.ADMIN).label),
+            *[(s.code, s.label) for s in catalog.GRANTABLE if contract.has_service(s.code)],
+        ]
+
+    def value(self, name: str, default=""):
+        """The cleaned value, or `default` when that parameter was invalid (never a 500)."""
+        if not self.is_bound:
+            return default
+        self.is_valid()
+        value = self.cleaned_data.get(name) if hasattr(self, "cleaned_data") else None
+        return default if value in (None, "") else value
+
+
+def _list_params(filters: UserFilterForm) -> dict:
+    return {
+        "q": filters.value("q"),
+        "role": filters.value("role"),
+        "status": filters.value("status"),
+        "service": filters.value("service"),
+        "sort": filters.value("sort", "name"),
+        "dir": filters.value("dir", "asc"),
+        "per_page": filters.value("per_page", DEFAULT_PAGE_SIZE),
+    }
+
+
+def _query_string(params: dict, **overrides) -> str:
+    merged = {**params, **overrides}
+    defaults = {"sort": "name", "dir": "asc", "per_page": DEFAULT_PAGE_SIZE, "page": 1}
+    return urlencode({k: v for k, v in merged.items() if v not in ("", None, defaults.get(k))})
+
+
+COLUMNS = [
+    ("name", gettext_lazy("User name")),
+    ("login_id", gettext_lazy("Login ID")),
+    ("role", gettext_lazy("Role")),
+    ("status", gettext_lazy("Status")),
+    ("services", gettext_lazy("Services")),
+    ("extension", gettext_lazy("Extension")),
+    ("last_login", gettext_lazy("Last login")),
+]
+
+
+@access.admin_required
+@require_GET
+def user_list(request: HttpRequest) -> HttpResponse:
+    organization = request.organization
+    filters = UserFilterForm(request.GET or None, organization=organization)
+    params = _list_params(filters)
+    qs = selectors.user_list(
+        organization=organization,
+        search=params["q"],
+        role=params["role"],
+        status=params["status"],
+        service=params["service"],
+        sort=params["sort"],
+        descending=params["dir"] == "desc",
+    )
+    page = paginate(
+        selectors.with_grants(qs), page=filters.value("page", 1), per_page=params["per_page"]
+    )
+    contract = organization.contract
+    shown_services = [
+        s for s in catalog.GRANTABLE if contract.has_service(s.code) and not s.has_levels
+    ]
+    rows = []
+    for user in page.rows:
+        grants = selectors.parse_grants(user.grant_codes)
+        rows.append(
+            {
+                "user": user,
+                "services": [(s, s.code in grants) for s in shown_services],
+                "can_deactivate": access.can_deactivate_user(request.user, user),
+                "can_activate": access.can_activate_user(request.user, user),
+                "can_delete": access.can_delete_user(request.user, user),
+            }
+        )
+    columns = []
+    for key, label in COLUMNS:
+        active = params["sort"] == key
+        next_dir = "desc" if active and params["dir"] == "asc" else "asc"
+        columns.append(
+            {
+                "key": key,
+                "label": label,
+                "active": active,
+                "dir": params["dir"] if active else "",
+                "url": "?" + _query_string(params, sort=key, dir=next_dir),
+            }
+        )
+    list_qs = _query_string(params)
+    return render(
+        request,
+        "users/user_list.html",
+        {
+            "filters": filters,
+            "filter_selects": [filters[name] for name in ("role", "status", "service", "per_page")],
+            "params": params,
+            "page": page,
+            "rows": rows,
+            "columns": columns,
+            "meter": selectors.seat_meter(organization=organization),
+            "page_urls": [
+                (n, "?" + _query_string(params, page=n) if n else None) for n in page.page_links()
+            ],
+            "prev_url": "?" + _query_string(params, page=page.number - 1),
+            "next_url": "?" + _query_string(params, page=page.number + 1),
+            "list_qs": list_qs,
+            "filtered": any(params[k] for k in ("q", "role", "status", "service")),
+        },
+    )
+
+
+def _back_to_list(request: HttpRequest) -> str:
+    """The User List with the filters the admin came from (kept in ?next=, same site only)."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    list_url = reverse("users:list")
+    if target.startswith(list_url) and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return list_url
+
+
+# --- Add and edit -------------------------------------------------------------------------------
+
+
+@access.admin_required
+@require_http_methods(["GET", "POST"])
+def user_create(request: HttpRequest) -> HttpResponse:
+    organization = request.organization
+    form = UserForm(request.POST or None, organization=organization)
+    meter = selectors.seat_meter(organization=organization)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.user_create(
+                actor=Actor.from_request(request),
+                organization=organization,
+                password=form.cleaned_data["password"],
+                grants=form.grants(),
+                **form.user_data(),
+            )
+        except ValidationError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(
+                request,
+                _(
+                    "%(name)s was added. It may take a while (up to about an hour) before the "
+                    "user can use every service. Give them their login ID and temporary "
+                    "password; they will choose their own password at first sign-in."
+                )
+                % {"name": user.name},
+            )
+            if "add_another" in request.POST:
+                return redirect("users:create")
+            return redirect(_back_to_list(request))
+    return render(
+        request,
+        "users/user_form.html",
+        {"form": form, "meter": meter, "creating": True, "back_url": _back_to_list(request)},
+    )
+
+
+@access.admin_required
+@require_http_methods(["GET", "POST"])
+def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
+    target = access.get_managed_user_or_404(request, user_id)
+    grants = grants_of(target)
+    form = UserForm(
+        request.POST or None, organization=request.organization, instance=target, grants=grants
+    )
+    is_self = target.pk == request.user.pk
+    if is_self:
+        # Your own role and active flag are not yours to change (no self-lockout).
+        form.fields["role"].disabled = True
+        form.fields["is_active"].disabled = True
+    if request.method == "POST" and form.is_valid():
+        password = form.cleaned_data.get("password") or None
+        try:
+            changes = services.user_update(
+                actor=Actor.from_request(request),
+                user=target,
+                data=form.user_data(),
+                grants=form.grants(),
+                password=password,
+            )
+        except ValidationError as error:
+            form.add_service_error(error)
+        else:
+            if is_self and password:
+                request.user.refresh_from_db()
+                update_session_auth_hash(request, request.user)
+                session_register(request=request, user=request.user, signed_in=False)
+            if changes or password:
+                messages.success(
+                    request,
+                    _("Changes to %(name)s were saved.") % {"name": form.cleaned_data["name"]},
+                )
+            else:
+                messages.info(request, _("Nothing was changed."))
+            return redirect(_back_to_list(request))
+    return render(
+        request,
+        "users/user_form.html",
+        {
+            "form": form,
+            "target": target,
+            "creating": False,
+            "is_self": is_self,
+            "back_url": _back_to_list(request),
+        },
+    )
+
+
+# --- Activate and deactivate --------------------------------------------------------------------
+
+
+def _set_active_view(request: HttpRequest, user_id: int, *, active: bool) -> HttpResponse:
+    target = access.get_managed_user_or_404(request, user_id)
+    error = None
+    if request.method == "POST":
+        try:
+            changed = services.user_set_active(
+                actor=Actor.from_request(request), user=target, active=active
+            )
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        else:
+            if not changed:
+                messages.info(
+                    request,
+                    (
+                        _("%(name)s is already active.")
+                        if active
+                        else _("%(name)s is already deactivated.")
+                    )
+                    % {"name": target.name},
+                )
+            elif active:
+                messages.success(request, _("%(name)s was activated.") % {"name": target.name})
+            else:
+                messages.success(
+                    request,
+                    _("%(name)s was deactivated and signed out everywhere.")
+                    % {"name": target.name},
+                )
+            return redirect(_back_to_list(request))
+    if not active and target.pk == request.user.pk:
+        error = _("You cannot deactivate yourself.")
+    return render(
+        request,
+        "users/user_confirm_active.html",
+        {
+            "target": target,
+            "activating": active,
+            "error": error,
+            "back_url": _back_to_list(request),
+        },
+        status=400 if error and request.method == "POST" else 200,
+    )
+
+
+@access.admin_required
+@require_http_methods(["GET", "POST"])
+def user_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
+    return _set_active_view(request, user_id, active=False)
+
+
+@access.admin_required
+@require_http_methods(["GET", "POST"])
+def user_activate(request: HttpRequest, user_id: int) -> HttpResponse:
+    return _set_active_view(request, user_id, active=True)
