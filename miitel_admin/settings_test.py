@@ -9,6 +9,9 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 # The test client speaks plain HTTP; production security flags are tested explicitly
 # (tests/security) by overriding these.
 os.environ.setdefault("SECURE_SSL_REDIRECT", "False")
+# The live server of the browser tests is plain http://localhost as well.
+os.environ.setdefault("SESSION_COOKIE_SECURE", "False")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "False")
 
 from .settings import *  # noqa: F403
 from .settings import BASE_DIR, DATABASES

@@ -26,10 +26,6 @@ from .validators import (
     validate_user_name,
 )
 
-# Longer input than any rule accepts is refused before it is validated character by character.
-_INPUT_CAP = 1000
-
-
 class LoginIdField(forms.CharField):
     default_validators = [validate_login_id]
 
@@ -85,12 +81,11 @@ def _time_zone_label(zone: str) -> str:
 class UserForm(forms.Form):
     """Add or edit a user: the fields of product.md §2, then the contract's services."""
 
-    login_id = LoginIdField(max_length=_INPUT_CAP)
-    name = UserNameField(max_length=_INPUT_CAP)
+    login_id = LoginIdField()
+    name = UserNameField()
     password = forms.CharField(
         label=FIELD_LABELS["password"],
         strip=False,
-        max_length=_INPUT_CAP,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
         help_text=lazy(PublishedPasswordRuleValidator().get_help_text, str)(),
     )
@@ -105,7 +100,6 @@ class UserForm(forms.Form):
     extension = forms.CharField(
         label=FIELD_LABELS["extension"],
         required=False,
-        max_length=_INPUT_CAP,
         validators=[validate_extension],
         help_text=gettext_lazy("Optional. 3 to 6 digits, unique in your organization."),
     )
@@ -246,13 +240,6 @@ def name_field_errors(form: forms.Form) -> None:
                 gettext_lazy("{label}: “%(value)s” is not one of the offered choices."),
                 label=label,
             )
-        if "max_length" in field.error_messages:
-            field.error_messages["max_length"] = format_lazy(
-                gettext_lazy(
-                    "{label} must be at most %(limit_value)d characters (it has %(show_value)d)."
-                ),
-                label=label,
-            )
 
 
 def _grants_initial(grants: Grants) -> dict:
@@ -281,7 +268,6 @@ class LoginForm(AuthenticationForm):
     def __init__(self, request=None, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
         self.fields["username"].label = FIELD_LABELS["login_id"]
-        self.fields["username"].max_length = _INPUT_CAP
         self.fields["username"].widget.attrs.update(
             {"autocomplete": "username", "spellcheck": "false", "autocapitalize": "none"}
         )

@@ -9,6 +9,7 @@ import secrets
 import string
 
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -43,7 +44,7 @@ def organization_create(
     services: list[str] | None = None,
     service_limits: dict[str, int] | None = None,
 ) -> Organization:
-    services = list(catalog.DEFAULT_CONTRACT_SERVICES if services is None else services)
+    services = sorted(set(catalog.DEFAULT_CONTRACT_SERVICES if services is None else services))
     service_limits = dict(service_limits or {})
     validate_contract_terms(user_limit=user_limit, services=services, service_limits=service_limits)
     if Organization.objects.filter(slug=slug).exists():
@@ -150,8 +151,9 @@ def _check_user_limit(contract: Contract, *, adding: int = 1) -> None:
 GENERATED_PASSWORD_LENGTH = 12
 
 
-def generate_temporary_password() -> str:
-    """A random password that passes the published rule (letters, digits and a symbol)."""
+def generate_temporary_password(user: User | None = None) -> str:
+    """A random password that passes the published rule (letters, digits and a symbol) and,
+    given the user it is for, every other password validator too."""
     alphabet = string.ascii_letters + string.digits
     while True:
         body = [secrets.choice(alphabet) for _ in range(GENERATED_PASSWORD_LENGTH - 2)]
@@ -161,8 +163,14 @@ def generate_temporary_password() -> str:
             j = secrets.randbelow(i + 1)
             body[i], body[j] = body[j], body[i]
         password = "".join(body)
-        if not password_rule_errors(password):
-            return password
+        if password_rule_errors(password):
+            continue
+        if user is not None:
+            try:
+                validate_password(password, user)
+            except ValidationError:
+                continue
+        return password
 
 
 def _user_snapshot(user: User) -> dict:

@@ -132,9 +132,13 @@ def _is_control(ch: str) -> bool:
     return unicodedata.category(ch) in {"Cc", "Cs", "Zl", "Zp"}
 
 
+def _is_visible(ch: str) -> bool:
+    return not ch.isspace() and unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Zl", "Zp", "Zs"}
+
+
 def validate_user_name(value: str) -> None:
     """`value` is already normalised (normalize_user_name)."""
-    if not value:
+    if not value or not any(_is_visible(ch) for ch in value):
         raise ValidationError(_("User name is required."), code="required")
     if len(value) > USER_NAME_MAX_LENGTH:
         raise ValidationError(

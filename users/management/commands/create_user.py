@@ -1,4 +1,5 @@
 from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
 
 from permissions import catalog
 from users import services
@@ -41,7 +42,15 @@ class Command(OperatorCommand):
     def handle(self, *args, **options):
         organization = self.get_organization(options["organization"])
         generated = options["password"] is None
-        password = services.generate_temporary_password() if generated else options["password"]
+        password = options["password"]
+        if generated:
+            password = services.generate_temporary_password(
+                User(
+                    organization=organization,
+                    login_id=options["login_id"],
+                    name=options["name"],
+                )
+            )
         form = UserForm(
             {
                 "login_id": options["login_id"],
@@ -54,9 +63,16 @@ class Command(OperatorCommand):
             },
             organization=organization,
         )
-        grants = parse_services(options["services"]) or {}
+        problems = []
+        try:
+            grants = parse_services(options["services"]) or {}
+        except CommandError as error:
+            problems.append(str(error))
+            grants = {}
         if not form.is_valid():
-            raise fail(form_error_lines(form, NAMES))
+            problems = form_error_lines(form, NAMES) + problems
+        if problems:
+            raise fail(problems)
         try:
             user = services.user_create(
                 actor=self.actor(),

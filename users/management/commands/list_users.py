@@ -12,9 +12,7 @@ class Command(OperatorCommand):
         parser.add_argument("--search", default="", help="Name, login ID or extension contains.")
         parser.add_argument("--role", choices=User.Role.values)
         parser.add_argument("--status", choices=["active", "inactive"])
-        parser.add_argument(
-            "--service", choices=sorted({catalog.ADMIN, *catalog.GRANTABLE_CODES})
-        )
+        parser.add_argument("--service", choices=sorted({catalog.ADMIN, *catalog.GRANTABLE_CODES}))
         parser.add_argument("--sort", choices=sorted(selectors.SORTS), default="name")
         parser.add_argument("--desc", action="store_true")
         parser.add_argument("--json", action="store_true")

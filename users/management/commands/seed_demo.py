@@ -1,13 +1,15 @@
 import random
 
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
 from permissions import catalog
 from permissions.models import ServiceGrant
 from users import services
-from users.management.base import OperatorCommand, fail
+from users.management.base import OperatorCommand, error_lines, fail
 from users.models import Organization, User
+from users.validators import validate_login_id
 
 FAMILY = [
     ("佐藤", "sato"),
@@ -57,6 +59,13 @@ class Command(OperatorCommand):
         parser.add_argument("--seed", type=int, default=None, help="Random seed (repeatable data).")
 
     def handle(self, *args, **options):
+        try:
+            with transaction.atomic():
+                self._seed(options)
+        except ValidationError as error:
+            raise fail(error_lines(error)) from None
+
+    def _seed(self, options):
         if options["if_empty"] and Organization.objects.exists():
             self.stdout.write("The database already has data; nothing seeded.")
             return
@@ -65,6 +74,16 @@ class Command(OperatorCommand):
             raise fail(["users: must be 0 or more."])
         if Organization.objects.filter(slug=options["slug"]).exists():
             raise fail([f"slug: an organization “{options['slug']}” already exists."])
+        domain = f"{options['slug']}.example.com"
+        try:
+            validate_login_id(f"admin@{domain}")
+        except ValidationError:
+            raise fail(
+                [
+                    f"slug: “{options['slug']}” cannot be part of a login ID's domain "
+                    "(use a-z, 0-9 and inner hyphens)."
+                ]
+            ) from None
         rng = random.Random(options["seed"])
         user_limit = max(50, members + 10)
         phone_limit = max(20, (members + 1) * 3 // 4)
@@ -81,7 +100,7 @@ class Command(OperatorCommand):
         admin = services.user_create(
             actor=actor,
             organization=organization,
-            login_id=f"admin@{organization.slug}.example.com",
+            login_id=f"admin@{domain}",
             name="管理者 デモ",
             password=password,
             role=User.Role.ADMIN,
@@ -92,7 +111,7 @@ class Command(OperatorCommand):
                 **dict.fromkeys(catalog.ANALYTICS_CODES, ""),
             },
         )
-        self._members(organization, members, phone_limit - 1, rng)
+        self._members(organization, domain, members, phone_limit - 1, rng)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Seeded organization “{organization.slug}”: 1 admin, {members} members."
@@ -102,15 +121,14 @@ class Command(OperatorCommand):
         self.stdout.write(f"Temporary password: {password}")
         self.stdout.write("(shown only now; you will choose your own password at first sign-in)")
 
-    @transaction.atomic
-    def _members(self, organization, count, phone_seats, rng):
+    def _members(self, organization, domain, count, phone_seats, rng):
         # Members get no usable password: only the printed admin can sign in to the demo.
         unusable = make_password(None)
         users = []
         for i in range(count):
             family, family_r = FAMILY[i % len(FAMILY)]
             given, given_r = GIVEN[(i // len(FAMILY)) % len(GIVEN)]
-            login_id = f"{given_r}.{family_r}{i + 1}@{organization.slug}.example.com"
+            login_id = f"{given_r}.{family_r}{i + 1}@{domain}"
             users.append(
                 User(
                     organization=organization,
@@ -124,7 +142,13 @@ class Command(OperatorCommand):
                     password=unusable,
                 )
             )
-        created = User.objects.bulk_create(users, batch_size=2000)
+        try:
+            with transaction.atomic():
+                created = User.objects.bulk_create(users, batch_size=2000)
+        except IntegrityError:
+            raise fail(
+                [f"users: a generated member login ID under {domain} is already in use."]
+            ) from None
         grants = []
         for i, user in enumerate(created):
             has_phone = i < phone_seats and rng.random() < 0.9

@@ -39,7 +39,9 @@ class Command(OperatorCommand):
             raise fail(error_lines(error)) from None
         after = grants_of(user)
         if options["json"]:
-            self.write_json({"login_id": user.login_id, "services": after, "changed": bool(changes)})
+            self.write_json(
+                {"login_id": user.login_id, "services": after, "changed": bool(changes)}
+            )
             return
         if not changes:
             self.stdout.write("Nothing changed.")

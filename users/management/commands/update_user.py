@@ -1,4 +1,5 @@
 from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
 
 from users import services
 from users.forms import UserForm
@@ -43,7 +44,7 @@ class Command(OperatorCommand):
         user = self.get_user(organization, options["login_id"])
         password = options["password"]
         if options["generate_password"]:
-            password = services.generate_temporary_password()
+            password = services.generate_temporary_password(user)
         data = {
             "login_id": options["new_login_id"] or user.login_id,
             "name": user.name if options["name"] is None else options["name"],
@@ -56,9 +57,16 @@ class Command(OperatorCommand):
         if user.is_active:
             data["is_active"] = "on"
         form = UserForm(data, organization=organization, instance=user)
-        grants = parse_services(options["services"])
+        problems = []
+        try:
+            grants = parse_services(options["services"])
+        except CommandError as error:
+            problems.append(str(error))
+            grants = None
         if not form.is_valid():
-            raise fail(form_error_lines(form, NAMES))
+            problems = form_error_lines(form, NAMES) + problems
+        if problems:
+            raise fail(problems)
         try:
             changes = services.user_update(
                 actor=self.actor(),
