@@ -36,9 +36,10 @@ class Actor:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The client IP as django-axes resolved it (trusted-proxy aware), else REMOTE_ADDR."""
-    ip = getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR")
-    return ip or None
+    """The client IP, trusted-proxy aware (the same address django-axes counts)."""
+    from users.backends import client_ip as resolve
+
+    return resolve(request)
 
 
 def _scrub(changes: dict) -> dict:

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "axes",
     "users",
     "permissions",
+    "analytics",
     "audit",
     "exports",
 ]
@@ -151,13 +152,16 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "users.backends.axes_username"
 AXES_LOCKOUT_CALLABLE = "users.views.lockout_response"
-AXES_RESET_ON_SUCCESS = True
+# A successful sign-in clears that login ID's failures only (users.signals), never the IP's:
+# axes' own reset would also clear other login IDs' failures from the same address.
+AXES_RESET_ON_SUCCESS = False
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_VERBOSE = False
-# Client IPs: behind a load balancer set AXES_IPWARE_PROXY_COUNT to the number of trusted proxies
-# in front of the app, so X-Forwarded-For is read from the right hop (docs/security.md).
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=None)
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# Client IPs (sign-in throttling, audit): REMOTE_ADDR, unless TRUSTED_PROXY_COUNT proxies that
+# append to X-Forwarded-For stand in front of the app; then the address that many hops from the
+# right of X-Forwarded-For (what the outermost trusted proxy saw). Never the client-supplied left.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "users.backends.client_ip"
 
 # --- Sessions -----------------------------------------------------------------------------------
 SESSION_ENGINE = "django.contrib.sessions.backends.db"

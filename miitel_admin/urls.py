@@ -12,6 +12,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("users/", include("users.urls")),
     path("audit/", include("audit.urls")),
+    path("", include("analytics.urls")),
 ]
 
 handler400 = "miitel_admin.views.bad_request"

@@ -1,7 +1,28 @@
+import ipaddress
+
 from django.contrib.auth.backends import ModelBackend
 
 from .models import User
 from .validators import LOGIN_ID_MAX_LENGTH, normalize_login_id
+
+
+def client_ip(request) -> str | None:
+    """The client's address, trusting X-Forwarded-For only as far as TRUSTED_PROXY_COUNT."""
+    from django.conf import settings
+
+    remote = request.META.get("REMOTE_ADDR") or None
+    count = settings.TRUSTED_PROXY_COUNT
+    if count <= 0:
+        return remote
+    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    if len(hops) < count:
+        return remote
+    candidate = hops[-count]
+    try:
+        ipaddress.ip_address(candidate)
+    except ValueError:
+        return remote
+    return candidate
 
 
 def axes_username(request, credentials) -> str | None:

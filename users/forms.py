@@ -26,6 +26,7 @@ from .validators import (
     validate_user_name,
 )
 
+
 class LoginIdField(forms.CharField):
     default_validators = [validate_login_id]
 

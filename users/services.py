@@ -12,12 +12,14 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record, diff
 from permissions import catalog
 from permissions.contracts import contract_lock, validate_contract_terms
+from permissions.models import ServiceGrant
 from permissions.services import (
     Grants,
     grants_normalize,
@@ -390,3 +392,57 @@ def password_change_own(*, actor: Actor, user: User, new_password: str) -> None:
         organization=user.organization,
         target=user,
     )
+
+
+# --- Deletion -----------------------------------------------------------------------------------
+
+
+def user_delete(*, actor: Actor, user: User) -> dict[str, int]:
+    """Delete a user (product.md §3), all in one transaction.
+
+    The row stays as a tombstone keeping only the display name, so call records, meetings,
+    participants, themes and bookmarks keep pointing at it unchanged and read "<name> (Deleted)":
+    no history row is updated, however many there are. Purged for good: By-user rows, funnel
+    team memberships, service grants, sessions, the login ID (free again at once), the password
+    and the other personal fields. Guards: not yourself; not the organization's last active
+    admin. Returns what was removed."""
+    from analytics.services import purge_user_activity
+
+    with transaction.atomic():
+        contract = contract_lock(user.organization)
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if actor.user is not None and actor.user.pk == user.pk:
+            raise ValidationError(_("You cannot delete yourself."), code="self_delete")
+        if user.role == User.Role.ADMIN and user.is_active:
+            _check_keeps_an_admin(contract, user, action=_("deleted"))
+        before = _user_snapshot(user)
+        grants = grants_of(user)
+
+        removed = purge_user_activity(user=user)
+        removed["grants"] = ServiceGrant.objects.filter(user=user).delete()[0]
+        removed["sessions"] = user_sessions_end(user=user)
+
+        user.deleted_at = timezone.now()
+        user.login_id = ""
+        user.extension = ""
+        user.is_active = False
+        user.must_change_password = False
+        user.last_login = None
+        user.locale = User.Locale.JAPANESE
+        user.time_zone = "Asia/Tokyo"
+        user.set_unusable_password()
+        user.save()
+
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.USER_DELETE,
+            organization=user.organization,
+            target=user,
+            target_label=before["login_id"],
+            changes={
+                **{k: [v, None] for k, v in before.items() if k != "name"},
+                "services": [grants_summary(grants), []],
+            },
+            detail=", ".join(f"{k}={v}" for k, v in sorted(removed.items())),
+        )
+    return removed

@@ -10,4 +10,5 @@ urlpatterns = [
     path("<int:user_id>/edit/", views.user_edit, name="edit"),
     path("<int:user_id>/activate/", views.user_activate, name="activate"),
     path("<int:user_id>/deactivate/", views.user_deactivate, name="deactivate"),
+    path("<int:user_id>/delete/", views.user_delete, name="delete"),
 ]

@@ -80,9 +80,19 @@ def _ip(request: HttpRequest) -> str | None:
 def lockout_response(request: HttpRequest, original_response=None, credentials=None):
     """django-axes calls this for a locked login ID: the sign-in page, status 429, saying when
     to try again. No password is hashed on this path."""
+    from axes.models import AccessAttempt
     from django.conf import settings
+    from django.db.models import Max
 
-    retry_at = timezone.localtime(timezone.now() + settings.AXES_COOLOFF_TIME)
+    from .backends import axes_username
+
+    # Locked attempts are not recorded, so the lock ends a cool-off after the last failure.
+    username = axes_username(request, credentials)
+    last = AccessAttempt.objects.filter(
+        username=username, attempt_time__gte=timezone.now() - settings.AXES_COOLOFF_TIME
+    ).aggregate(last=Max("attempt_time"))["last"]
+    retry_at = timezone.localtime((last or timezone.now()) + settings.AXES_COOLOFF_TIME)
+    target = User.objects.select_related("organization").filter(login_id_key=username).first()
     error = _(
         "Too many failed sign-in attempts for this login ID. Try again after %(time)s, or ask "
         "your organization's admin to set a new password."
@@ -91,7 +101,9 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
         actor=Actor(user=None, label="anonymous", ip_address=_ip(request)),
         action=AuditEvent.Action.LOCKOUT,
         outcome=AuditEvent.Outcome.FAILURE,
-        target_label=str((credentials or {}).get("username", ""))[:300],
+        organization=target.organization if target else None,
+        target=target,
+        target_label=(username or "").encode("unicode_escape").decode()[:300],
     )
     return render(
         request,
@@ -105,6 +117,16 @@ class LogoutView(auth_views.LogoutView):
     """POST only (Django's LogoutView answers GET with 405)."""
 
     http_method_names = ["post", "options"]
+
+    def post(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            audit_record(
+                actor=Actor.from_request(request),
+                action=AuditEvent.Action.LOGOUT,
+                organization=request.user.organization,
+                target=request.user,
+            )
+        return super().post(request, *args, **kwargs)
 
 
 @login_required
@@ -444,3 +466,42 @@ def user_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def user_activate(request: HttpRequest, user_id: int) -> HttpResponse:
     return _set_active_view(request, user_id, active=True)
+
+
+# --- Delete -------------------------------------------------------------------------------------
+
+
+@access.admin_required
+@require_http_methods(["GET", "POST"])
+def user_delete(request: HttpRequest, user_id: int) -> HttpResponse:
+    """GET: what the deletion will remove and keep, with this user's own counts. POST: delete."""
+    target = access.get_managed_user_or_404(request, user_id)
+    error = None
+    if not access.can_delete_user(request.user, target):
+        error = _("You cannot delete yourself.")
+    elif request.method == "POST":
+        name = target.name
+        try:
+            services.user_delete(actor=Actor.from_request(request), user=target)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        else:
+            messages.success(
+                request,
+                _("%(name)s was deleted. Their call history remains and shows them as “%(shown)s”.")
+                % {"name": name, "shown": target.display_name},
+            )
+            return redirect(_back_to_list(request))
+    from analytics.selectors import deletion_impact
+
+    return render(
+        request,
+        "users/user_confirm_delete.html",
+        {
+            "target": target,
+            "impact": deletion_impact(user=target),
+            "error": error,
+            "back_url": _back_to_list(request),
+        },
+        status=400 if error and request.method == "POST" else 200,
+    )
