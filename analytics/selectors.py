@@ -169,23 +169,25 @@ def deletion_impact(*, user: User) -> dict[str, int]:
     from permissions.models import ServiceGrant
     from users.models import UserSession
 
+    columns = {
+        "by_user_rows": per_user(ByUserDaily.objects.filter(user=ref)),
+        "call_records": per_user(CallRecord.objects.filter(user=ref)),
+        "meetings_hosted": per_user(Meeting.objects.filter(host=ref)),
+        "meetings_host_only": per_user(
+            Meeting.objects.filter(host=ref, access=Meeting.Access.HOST)
+        ),
+        "meetings_uploaded": per_user(Meeting.objects.filter(uploader=ref)),
+        "participations": count(MeetingParticipant.objects.filter(user=ref), "user_id"),
+        "themes": per_user(TableTheme.objects.filter(creator=ref)),
+        "bookmarks": per_user(BookmarkedFilter.objects.filter(creator=ref)),
+        "funnel_teams": count(FunnelTeamMember.objects.filter(user=ref), "user_id"),
+        "grants": per_user(ServiceGrant.objects.filter(user=ref)),
+        "sessions": count(UserSession.objects.filter(user=ref), "user_id"),
+    }
+    # Prefixed: a bare "grants" would collide with the reverse relation of that name.
     row = (
         User.all_objects.filter(pk=user.pk)
-        .values(
-            by_user_rows=per_user(ByUserDaily.objects.filter(user=ref)),
-            call_records=per_user(CallRecord.objects.filter(user=ref)),
-            meetings_hosted=per_user(Meeting.objects.filter(host=ref)),
-            meetings_host_only=per_user(
-                Meeting.objects.filter(host=ref, access=Meeting.Access.HOST)
-            ),
-            meetings_uploaded=per_user(Meeting.objects.filter(uploader=ref)),
-            participations=count(MeetingParticipant.objects.filter(user=ref), "user_id"),
-            themes=per_user(TableTheme.objects.filter(creator=ref)),
-            bookmarks=per_user(BookmarkedFilter.objects.filter(creator=ref)),
-            funnel_teams=count(FunnelTeamMember.objects.filter(user=ref), "user_id"),
-            grants=per_user(ServiceGrant.objects.filter(user=ref)),
-            sessions=count(UserSession.objects.filter(user=ref), "user_id"),
-        )
+        .values(**{f"n_{k}": v for k, v in columns.items()})
         .get()
     )
-    return row
+    return {k[2:]: v for k, v in row.items()}

@@ -4,6 +4,11 @@ from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from analytics.generate import (
+    generate_by_user_days,
+    generate_calls,
+    generate_meetings_and_more,
+)
 from permissions import catalog
 from permissions.models import ServiceGrant
 from users import services
@@ -56,6 +61,15 @@ class Command(OperatorCommand):
         parser.add_argument("--name", default="デモ株式会社")
         parser.add_argument("--users", type=int, default=12, help="Members besides the admin.")
         parser.add_argument("--if-empty", action="store_true")
+        parser.add_argument(
+            "--calls", type=int, default=120, help="Call records per user (default 120)."
+        )
+        parser.add_argument(
+            "--days", type=int, default=90, help="By-user days per user (default 90)."
+        )
+        parser.add_argument(
+            "--meetings", type=int, default=3, help="Meetings hosted per user (default 3)."
+        )
         parser.add_argument("--seed", type=int, default=None, help="Random seed (repeatable data).")
 
     def handle(self, *args, **options):
@@ -112,14 +126,36 @@ class Command(OperatorCommand):
             },
         )
         self._members(organization, domain, members, phone_limit - 1, rng)
+        made = self._activity(organization, options, rng)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Seeded organization “{organization.slug}”: 1 admin, {members} members."
             )
         )
+        self.stdout.write("Activity: " + ", ".join(f"{v:,} {k}" for k, v in made.items()))
         self.stdout.write(f"Admin login ID:     {admin.login_id}")
         self.stdout.write(f"Temporary password: {password}")
         self.stdout.write("(shown only now; you will choose your own password at first sign-in)")
+
+    def _activity(self, organization, options, rng) -> dict[str, int]:
+        for name in ("calls", "days", "meetings"):
+            if options[name] < 0:
+                raise fail([f"{name}: must be 0 or more."])
+        users = list(User.objects.filter(organization=organization).order_by("id"))
+        ids = [u.pk for u in users]
+        made = {
+            "call records": generate_calls(
+                organization=organization, user_ids=ids, per_user=options["calls"]
+            ),
+            "By-user rows": generate_by_user_days(
+                organization=organization, user_ids=ids, days=options["days"]
+            ),
+        }
+        more = generate_meetings_and_more(
+            organization=organization, users=users, per_user=options["meetings"], rng=rng
+        )
+        made.update({k.replace("_", " "): v for k, v in more.items()})
+        return made
 
     def _members(self, organization, domain, count, phone_seats, rng):
         # Members get no usable password: only the printed admin can sign in to the demo.

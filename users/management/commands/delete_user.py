@@ -1,0 +1,59 @@
+from django.core.exceptions import ValidationError
+
+from analytics.selectors import deletion_impact
+from users import services
+from users.management.base import OperatorCommand, error_lines, fail, is_tty
+
+IMPACT_LINES = [
+    ("by_user_rows", "By-user rows removed for good (By-user table, individual dashboard)"),
+    ("funnel_teams", "Funnel (beta) teams left"),
+    ("grants", "service permissions removed"),
+    ("sessions", "sessions ended"),
+    ("call_records", "call records kept (Call History, Dashboard totals)"),
+    ("meetings_hosted", "meetings hosted, kept"),
+    ("meetings_host_only", "  of which Host only: no longer accessible to anyone"),
+    ("meetings_uploaded", "meetings uploaded, kept (Video Dashboard)"),
+    ("participations", "meeting participations, name kept"),
+    ("themes", "table themes kept, can no longer be deleted"),
+    ("bookmarks", "bookmarked filter conditions kept"),
+]
+
+
+class Command(OperatorCommand):
+    help = (
+        "Delete a user: shows what will be removed and kept, asks, then deletes in one "
+        "transaction (the login ID is free at once; call history stays and shows "
+        "“<name> (Deleted)”). --yes skips the question, for scripts."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--organization", required=True, metavar="SLUG")
+        parser.add_argument("--login-id", required=True)
+        parser.add_argument("--yes", action="store_true", help="Delete without asking.")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **options):
+        organization = self.get_organization(options["organization"])
+        user = self.get_user(organization, options["login_id"])
+        impact = deletion_impact(user=user)
+        if not options["json"]:
+            self.stdout.write(f"Deleting {user.login_id} ({user.name}) from {organization.slug}:")
+            for key, label in IMPACT_LINES:
+                self.stdout.write(f"  {impact[key]:>10,}  {label}")
+        if not options["yes"]:
+            if not is_tty(self.stdout):
+                raise fail(["Not deleted: confirm with --yes when not running interactively."])
+            answer = input("Type the login ID to confirm: ")
+            if answer.strip().lower() != user.login_id.lower():
+                raise fail(["Not deleted: the confirmation did not match."])
+        login_id = user.login_id
+        try:
+            removed = services.user_delete(actor=self.actor(), user=user)
+        except ValidationError as error:
+            raise fail(error_lines(error)) from None
+        if options["json"]:
+            self.write_json(
+                {"login_id": login_id, "deleted": True, "impact": impact, "removed": removed}
+            )
+        else:
+            self.stdout.write(self.style.SUCCESS(f"Deleted {login_id}."))
