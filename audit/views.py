@@ -1,3 +1,4 @@
+from datetime import date
 from urllib.parse import urlencode
 
 from django import forms
@@ -31,6 +32,21 @@ class AuditFilterForm(forms.Form):
     )
     page = forms.IntegerField(required=False, min_value=1, max_value=10**6)
 
+    def _clean_date(self, name):
+        value = self.cleaned_data.get(name)
+        if value is not None and not (date(2000, 1, 1) <= value <= date(2099, 12, 31)):
+            raise forms.ValidationError(
+                _("%(label)s must be a date between 2000-01-01 and 2099-12-31.")
+                % {"label": self.fields[name].label}
+            )
+        return value
+
+    def clean_date_from(self):
+        return self._clean_date("date_from")
+
+    def clean_date_to(self):
+        return self._clean_date("date_to")
+
 
 @admin_required
 @require_GET
@@ -39,7 +55,11 @@ def audit_event_list(request: HttpRequest) -> HttpResponse:
     values = {}
     if form.is_bound:
         form.is_valid()
-        values = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
+        values = {
+            k: v
+            for k, v in form.cleaned_data.items()
+            if v not in (None, "") and k not in form.errors
+        }
     qs = audit_list(
         organization=request.organization,
         actor=values.get("actor", ""),

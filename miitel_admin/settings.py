@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "analytics",
     "audit",
     "exports",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -215,6 +216,13 @@ TIME_ZONE = "Asia/Tokyo"
 USE_TZ = True
 # The time zones the user form offers (IANA names). Published: JST only, for now.
 USER_TIME_ZONES = env.list("USER_TIME_ZONES", default=["Asia/Tokyo"])
+
+# --- Background tasks ---------------------------------------------------------------------------
+# The CSV import's apply step runs in `manage.py db_worker` (django-tasks-db: a queue in the
+# database, so any app server can enqueue and any worker can run it).
+TASKS = {
+    "default": {"BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend")}
+}
 
 # --- Static files -------------------------------------------------------------------------------
 STATIC_URL = "static/"

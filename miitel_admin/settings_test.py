@@ -40,3 +40,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_miitel{_suffix}"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+# Tasks run at once, inside the request that enqueues them.
+TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}

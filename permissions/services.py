@@ -38,10 +38,13 @@ def field_name(code: str) -> str:
     return f"service_{code}"
 
 
-def grants_validate(*, contract, user, desired: Grants, current: Grants) -> None:
+def grants_validate(
+    *, contract, user, desired: Grants, current: Grants, check_seats: bool = True
+) -> None:
     """Raise ValidationError keyed by service field for every rule `desired` breaks.
 
-    Seat counts are exact only when the caller holds contract_lock()."""
+    Seat counts are exact only when the caller holds contract_lock(). The CSV import checks
+    seats over the whole file instead (check_seats=False)."""
     errors: dict[str, list[str]] = {}
 
     def add(code: str, message: str) -> None:
@@ -52,7 +55,8 @@ def grants_validate(*, contract, user, desired: Grants, current: Grants) -> None
         if service is None or not service.grantable:
             add(code, _("Unknown service “%(code)s”.") % {"code": code})
             continue
-        if not contract.has_service(code):
+        if not contract.has_service(code) and current.get(code) != level:
+            # A grant kept from before a contract change stays; adding one is refused.
             add(
                 code,
                 _(
@@ -78,7 +82,7 @@ def grants_validate(*, contract, user, desired: Grants, current: Grants) -> None
                     _("%(service)s requires %(required)s: enable %(required)s too.")
                     % {"service": service.label, "required": catalog.get(required).label},
                 )
-    for code in catalog.SEAT_LIMITED_CODES:
+    for code in catalog.SEAT_LIMITED_CODES if check_seats else ():
         limit = contract.seat_limit(code)
         if limit is None or code not in desired or code in current or field_name(code) in errors:
             continue

@@ -183,8 +183,15 @@ class UserForm(forms.Form):
             except ValidationError as error:
                 self.add_error("password", error)
 
-    def grants(self) -> Grants:
-        grants: Grants = {}
+    def grants(self, current: Grants | None = None) -> Grants:
+        """The services chosen on the form, plus the user's `current` grants of services the
+        form does not offer (no longer in the contract): those are kept, never silently
+        dropped."""
+        grants: Grants = {
+            code: level
+            for code, level in (current or {}).items()
+            if field_name(code) not in self.fields
+        }
         for service in catalog.GRANTABLE:
             name = field_name(service.code)
             if name not in self.fields:

@@ -81,7 +81,11 @@ def user_list(
 def order_users(qs: QuerySet[User], *, sort: str, descending: bool) -> QuerySet[User]:
     columns = SORTS.get(sort, SORTS["name"])
     if sort == "services":
-        qs = qs.annotate(service_count=Coalesce(Count("grants"), 0))
+        # The icons the list shows: services without levels.
+        leveled = [s.code for s in catalog.GRANTABLE if s.has_levels]
+        qs = qs.annotate(
+            service_count=Coalesce(Count("grants", filter=~Q(grants__service__in=leveled)), 0)
+        )
     ordering = []
     for column in (*columns, "id"):
         flip = column.startswith("-")

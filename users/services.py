@@ -294,13 +294,15 @@ def user_update(
     data: dict,
     grants: Grants | None = None,
     password: str | None = None,
+    password_hash: str | None = None,
 ) -> dict:
-    """Change a user's fields, services, active flag and (optionally) temporary password.
+    """Change a user's fields, services, active flag and (optionally) temporary password
+    (`password`, or `password_hash` when the caller hashed it already).
 
     Returns the audit `changes`. A new password is temporary and signs the user out everywhere;
     deactivation signs them out everywhere too. An admin cannot deactivate or demote themselves,
     and the organization keeps at least one active admin."""
-    encoded = make_password(password) if password else None
+    encoded = password_hash or (make_password(password) if password else None)
     acting_user = actor.user
     with transaction.atomic():
         contract = contract_lock(user.organization)

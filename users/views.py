@@ -1,6 +1,3 @@
-from urllib.parse import urlencode
-
-from django import forms
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
@@ -20,9 +17,10 @@ from permissions import catalog
 from permissions.services import grants_of
 
 from . import access, selectors, services
+from .filters import UserFilterForm, list_params, query_string
 from .forms import LoginForm, PasswordChangeForm, UserForm
 from .models import User
-from .pagination import DEFAULT_PAGE_SIZE, PAGE_SIZES, paginate
+from .pagination import paginate
 from .sessions import session_register
 
 # --- Sign-in, sign-out, password ----------------------------------------------------------------
@@ -155,74 +153,6 @@ def password_change(request: HttpRequest) -> HttpResponse:
 # --- User List ----------------------------------------------------------------------------------
 
 
-class UserFilterForm(forms.Form):
-    q = forms.CharField(label=gettext_lazy("Search"), required=False, max_length=100)
-    role = forms.ChoiceField(
-        label=gettext_lazy("Role"),
-        required=False,
-        choices=[("", gettext_lazy("All roles")), *User.Role.choices],
-    )
-    status = forms.ChoiceField(
-        label=gettext_lazy("Status"),
-        required=False,
-        choices=[
-            ("", gettext_lazy("All statuses")),
-            ("active", gettext_lazy("Active")),
-            ("inactive", gettext_lazy("Deactivated")),
-        ],
-    )
-    service = forms.ChoiceField(label=gettext_lazy("Service"), required=False)
-    sort = forms.ChoiceField(
-        required=False, choices=[(k, k) for k in selectors.SORTS], widget=forms.HiddenInput
-    )
-    dir = forms.ChoiceField(
-        required=False, choices=[("asc", "asc"), ("desc", "desc")], widget=forms.HiddenInput
-    )
-    per_page = forms.TypedChoiceField(
-        label=gettext_lazy("Per page"),
-        required=False,
-        coerce=int,
-        choices=[(n, str(n)) for n in PAGE_SIZES],
-        empty_value=DEFAULT_PAGE_SIZE,
-    )
-    page = forms.IntegerField(required=False, min_value=1, max_value=10**6)
-
-    def __init__(self, *args, organization, **kwargs):
-        super().__init__(*args, **kwargs)
-        contract = organization.contract
-        self.fields["service"].choices = [
-            ("", gettext_lazy("All services")),
-            (catalog.ADMIN, catalog.get(catalog.ADMIN).label),
-            *[(s.code, s.label) for s in catalog.GRANTABLE if contract.has_service(s.code)],
-        ]
-
-    def value(self, name: str, default=""):
-        """The cleaned value, or `default` when that parameter was invalid (never a 500)."""
-        if not self.is_bound:
-            return default
-        self.is_valid()
-        value = self.cleaned_data.get(name) if hasattr(self, "cleaned_data") else None
-        return default if value in (None, "") else value
-
-
-def _list_params(filters: UserFilterForm) -> dict:
-    return {
-        "q": filters.value("q"),
-        "role": filters.value("role"),
-        "status": filters.value("status"),
-        "service": filters.value("service"),
-        "sort": filters.value("sort", "name"),
-        "dir": filters.value("dir", "asc"),
-        "per_page": filters.value("per_page", DEFAULT_PAGE_SIZE),
-    }
-
-
-def _query_string(params: dict, **overrides) -> str:
-    merged = {**params, **overrides}
-    defaults = {"sort": "name", "dir": "asc", "per_page": DEFAULT_PAGE_SIZE, "page": 1}
-    return urlencode({k: v for k, v in merged.items() if v not in ("", None, defaults.get(k))})
-
-
 COLUMNS = [
     ("name", gettext_lazy("User name")),
     ("login_id", gettext_lazy("Login ID")),
@@ -239,7 +169,7 @@ COLUMNS = [
 def user_list(request: HttpRequest) -> HttpResponse:
     organization = request.organization
     filters = UserFilterForm(request.GET or None, organization=organization)
-    params = _list_params(filters)
+    params = list_params(filters)
     qs = selectors.user_list(
         organization=organization,
         search=params["q"],
@@ -278,10 +208,10 @@ def user_list(request: HttpRequest) -> HttpResponse:
                 "label": label,
                 "active": active,
                 "dir": params["dir"] if active else "",
-                "url": "?" + _query_string(params, sort=key, dir=next_dir),
+                "url": "?" + query_string(params, sort=key, dir=next_dir),
             }
         )
-    list_qs = _query_string(params)
+    list_qs = query_string(params)
     return render(
         request,
         "users/user_list.html",
@@ -294,10 +224,10 @@ def user_list(request: HttpRequest) -> HttpResponse:
             "columns": columns,
             "meter": selectors.seat_meter(organization=organization),
             "page_urls": [
-                (n, "?" + _query_string(params, page=n) if n else None) for n in page.page_links()
+                (n, "?" + query_string(params, page=n) if n else None) for n in page.page_links()
             ],
-            "prev_url": "?" + _query_string(params, page=page.number - 1),
-            "next_url": "?" + _query_string(params, page=page.number + 1),
+            "prev_url": "?" + query_string(params, page=page.number - 1),
+            "next_url": "?" + query_string(params, page=page.number + 1),
             "list_qs": list_qs,
             "filtered": any(params[k] for k in ("q", "role", "status", "service")),
         },
@@ -377,7 +307,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
                 actor=Actor.from_request(request),
                 user=target,
                 data=form.user_data(),
-                grants=form.grants(),
+                grants=form.grants(current=grants),
                 password=password,
             )
         except ValidationError as error:

@@ -1,0 +1,274 @@
+"""The user CSV (product.md §5), as pure functions: rows <-> bytes, encodings, formula safety.
+
+Nothing here touches the database or the request: the export view and command stream what
+`encode_rows` yields, the import parses with `decode_file` and `read_rows`.
+"""
+
+import codecs
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+
+from permissions import catalog
+
+# --- Encodings ----------------------------------------------------------------------------------
+
+ENCODINGS = {
+    "utf-8-sig": _("UTF-8 with BOM (Excel)"),
+    "utf-8": _("UTF-8"),
+    "shift_jis": _("Shift_JIS (Windows, CP932)"),
+}
+# Shift_JIS is written and read as CP932: what Excel on Japanese Windows uses (it holds ① 髙
+# Ⅰ № ～ that plain shift_jis refuses).
+CODECS = {"utf-8-sig": "utf-8-sig", "utf-8": "utf-8", "shift_jis": "cp932"}
+# The charset of the HTTP response (IANA names; CP932's is Windows-31J).
+CHARSETS = {"utf-8-sig": "utf-8", "utf-8": "utf-8", "shift_jis": "Windows-31J"}
+
+
+def fits_encoding(text: str, encoding: str) -> bool:
+    """Whether `text` survives a round trip through `encoding` unchanged. CP932 maps some
+    characters onto others (〜 U+301C is read back as ～ U+FF5E), which counts as not fitting:
+    an export must never silently change a name."""
+    codec = CODECS[encoding]
+    try:
+        return text.encode(codec).decode(codec) == text
+    except UnicodeError:
+        return False
+
+
+# --- Formula injection (OWASP "CSV Injection") -------------------------------------------------
+
+RISKY_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _needs_quote(value: str) -> bool:
+    # A value starting with ' followed by what would need one gets one more, so that restore()
+    # undoes exactly what neutralise() did and every value round-trips.
+    stripped = value.lstrip("'")
+    return stripped.startswith(RISKY_STARTS)
+
+
+def neutralise(value: str) -> str:
+    """Prefix a cell a spreadsheet would run as a formula with an apostrophe."""
+    return "'" + value if _needs_quote(value) else value
+
+
+def restore(value: str) -> str:
+    """Undo neutralise(): `-ops@example.com` exported as `'-ops@example.com` reads back."""
+    return value[1:] if value.startswith("'") and _needs_quote(value[1:]) else value
+
+
+# --- Columns ------------------------------------------------------------------------------------
+
+LOCALE_CODES = {"ja": "0", "en": "1"}
+LOCALE_FROM_CODE = {"0": "ja", "1": "en", "ja": "ja", "en": "en"}
+# MiiTel's bulk templates number the time zones (domain.md §2.4).
+TIME_ZONE_CODES = {
+    "0": "Asia/Tokyo",
+    "1": "Asia/Jayapura",
+    "2": "Asia/Singapore",
+    "3": "Asia/Manila",
+    "4": "Asia/Makassar",
+    "5": "Asia/Pontianak",
+    "6": "Asia/Jakarta",
+    "7": "America/New_York",
+    "8": "America/Chicago",
+    "9": "America/Phoenix",
+    "10": "America/Denver",
+    "11": "America/Los_Angeles",
+    "12": "America/Anchorage",
+    "13": "Pacific/Honolulu",
+}
+# Edit meeting access permission: 0 none, 1 host only, 2 all.
+MEETING_ACCESS_CODES = {
+    catalog.MEETING_ACCESS_NONE: "0",
+    catalog.MEETING_ACCESS_HOST: "1",
+    catalog.MEETING_ACCESS_ALL: "2",
+}
+MEETING_ACCESS_FROM_CODE = {v: k for k, v in MEETING_ACCESS_CODES.items()} | {
+    k: k for k in MEETING_ACCESS_CODES
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # "login_id", "name", ..., or a service code
+    labels: dict[str, str]  # {"en": ..., "ja": ...}
+    aliases: tuple[str, ...] = ()  # other headers accepted on import
+
+    def label(self, language: str) -> str:
+        return self.labels.get(language) or self.labels["en"]
+
+    def headers(self) -> set[str]:
+        return {_header_key(h) for h in (*self.labels.values(), *self.aliases)}
+
+
+def _header_key(text: str) -> str:
+    return "".join(text.split()).casefold()
+
+
+def _field(key: str, en: str, ja: str, *aliases: str) -> Column:
+    return Column(key, {"en": en, "ja": ja}, aliases)
+
+
+def _service(code: str, *aliases: str) -> Column:
+    return Column(code, dict(catalog.get(code).labels), aliases)
+
+
+FIXED_SERVICES = (catalog.MONITORING, catalog.PHONE, catalog.PHONE_MOBILE)
+
+PASSWORD_COLUMN = _field("password", "Temporary password", "仮パスワード", "Password", "パスワード")
+
+
+def columns_for(contract) -> list[Column]:
+    """The export's columns, in the published order; Analytics features of the contract only."""
+    cols = [
+        _field("login_id", "Login ID", "ログイン ID", "ログインID"),
+        _field("name", "User name", "ユーザー名", "Name"),
+        _field("extension", "Extension number", "内線番号", "Extension"),
+        _field("locale", "Locale", "言語", "Language"),
+        _field("time_zone", "Time zone", "タイムゾーン", "Timezone"),
+        _service(catalog.ADMIN, "Role", "ロール"),
+        *(_service(code) for code in FIXED_SERVICES),
+        *(_service(code) for code in catalog.ANALYTICS_CODES if contract.has_service(code)),
+        _service(catalog.MEETING_ACCESS),
+        _field("is_active", "Active", "有効", "Activate user", "ユーザーを有効化"),
+    ]
+    return cols
+
+
+def import_columns(contract) -> list[Column]:
+    """What an import recognises: every export column (all Analytics features, so that a file
+    from before a contract change still reads) and the Temporary password column."""
+    cols = columns_for(contract)
+    present = {c.key for c in cols}
+    extra = [_service(code) for code in catalog.ANALYTICS_CODES if code not in present]
+    return [*cols, *extra, PASSWORD_COLUMN]
+
+
+def header_row(columns: list[Column], language: str) -> list[str]:
+    return [c.label(language) for c in columns]
+
+
+def user_row(user: dict, grants: dict[str, str], columns: list[Column]) -> list[str]:
+    """`user`: login_id, name, extension, locale, time_zone, role, is_active."""
+    cells = []
+    for col in columns:
+        key = col.key
+        if key == "locale":
+            cells.append(LOCALE_CODES.get(user["locale"], user["locale"]))
+        elif key == "is_active":
+            cells.append("1" if user["is_active"] else "0")
+        elif key == catalog.ADMIN:
+            cells.append("1" if user["role"] == "admin" else "0")
+        elif key == catalog.MEETING_ACCESS:
+            cells.append(MEETING_ACCESS_CODES[grants.get(key) or catalog.MEETING_ACCESS_NONE])
+        elif key in catalog.BY_CODE:
+            cells.append("1" if key in grants else "0")
+        else:
+            cells.append(str(user.get(key) or ""))
+    return cells
+
+
+# --- Writing ------------------------------------------------------------------------------------
+
+
+class _Line:
+    """A file-like that hands back what csv.writer writes (one row at a time)."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
+def encode_rows(rows: Iterable[list[str]], encoding: str) -> Iterator[bytes]:
+    """CSV bytes, one chunk per row: RFC 4180 quoting, CRLF line ends, the BOM (utf-8-sig)
+    once at the very start, every cell formula-neutralised. Rows must already fit the
+    encoding (check with fits_encoding first): an unencodable cell raises, never mangles."""
+    writer = csv.writer(_Line(), lineterminator="\r\n")
+    codec = CODECS[encoding]
+    encoder = codecs.getincrementalencoder(codec)("strict")
+    for row in rows:
+        yield encoder.encode(writer.writerow([neutralise(cell) for cell in row]))
+    tail = encoder.encode("", final=True)
+    if tail:
+        yield tail
+
+
+def batched(chunks: Iterable[bytes], size: int = 64 * 1024) -> Iterator[bytes]:
+    """Group small chunks into ~size-byte blocks for the response."""
+    buffer = io.BytesIO()
+    for chunk in chunks:
+        buffer.write(chunk)
+        if buffer.tell() >= size:
+            yield buffer.getvalue()
+            buffer = io.BytesIO()
+    if buffer.tell():
+        yield buffer.getvalue()
+
+
+# --- Reading ------------------------------------------------------------------------------------
+
+
+class CsvFormatError(ValueError):
+    """The file as a whole cannot be read (encoding, structure); the message says why."""
+
+
+def decode_file(data: bytes, encoding: str) -> str:
+    """Bytes -> text in the chosen encoding. A UTF-8 BOM is accepted (and dropped) whichever
+    UTF-8 was chosen; bytes that do not decode are an error naming the line, never mojibake."""
+    if encoding not in CODECS:
+        raise CsvFormatError(_("Unknown encoding."))
+    codec = CODECS[encoding]
+    if codec.startswith("utf-8"):
+        codec = "utf-8-sig"
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise CsvFormatError(
+            _(
+                "The file is not valid %(encoding)s (line %(line)d). Choose the encoding it was "
+                "saved in and upload it again."
+            )
+            % {"encoding": ENCODINGS[encoding], "line": line}
+        ) from None
+
+
+def read_rows(text: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) for each record, with quoted commas and newlines, CRLF or LF, and
+    blank lines skipped. The line number is where the record starts."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                yield start, row
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise CsvFormatError(
+            _("The file is not valid CSV near line %(line)d: %(error)s")
+            % {"line": reader.line_num, "error": error}
+        ) from None
+
+
+def match_header(cells: list[str], columns: list[Column]) -> tuple[dict[int, Column], list[str]]:
+    """Map header cells to known columns ({index: column}); return unknown headers too."""
+    by_header: dict[str, Column] = {}
+    for col in columns:
+        for header in col.headers():
+            by_header.setdefault(header, col)
+    mapping: dict[int, Column] = {}
+    unknown: list[str] = []
+    seen: set[str] = set()
+    for index, cell in enumerate(cells):
+        col = by_header.get(_header_key(restore(cell)))
+        if col is None or col.key in seen:
+            if cell.strip():
+                unknown.append(cell)
+            continue
+        seen.add(col.key)
+        mapping[index] = col
+    return mapping, unknown

@@ -1,0 +1,83 @@
+"""The User List's search and filters, shared by the list, the CSV export and list_users."""
+
+from urllib.parse import urlencode
+
+from django import forms
+from django.utils.translation import gettext_lazy
+
+from permissions import catalog
+
+from . import selectors
+from .models import User
+from .pagination import DEFAULT_PAGE_SIZE, PAGE_SIZES
+
+# Longer search terms are cut to this (no login ID, name or extension is longer).
+SEARCH_MAX_LENGTH = 254
+
+
+class UserFilterForm(forms.Form):
+    q = forms.CharField(label=gettext_lazy("Search"), required=False)
+    role = forms.ChoiceField(
+        label=gettext_lazy("Role"),
+        required=False,
+        choices=[("", gettext_lazy("All roles")), *User.Role.choices],
+    )
+    status = forms.ChoiceField(
+        label=gettext_lazy("Status"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("All statuses")),
+            ("active", gettext_lazy("Active")),
+            ("inactive", gettext_lazy("Deactivated")),
+        ],
+    )
+    service = forms.ChoiceField(label=gettext_lazy("Service"), required=False)
+    sort = forms.ChoiceField(
+        required=False, choices=[(k, k) for k in selectors.SORTS], widget=forms.HiddenInput
+    )
+    dir = forms.ChoiceField(
+        required=False, choices=[("asc", "asc"), ("desc", "desc")], widget=forms.HiddenInput
+    )
+    per_page = forms.TypedChoiceField(
+        label=gettext_lazy("Per page"),
+        required=False,
+        coerce=int,
+        choices=[(n, str(n)) for n in PAGE_SIZES],
+        empty_value=DEFAULT_PAGE_SIZE,
+    )
+    page = forms.IntegerField(required=False, min_value=1, max_value=10**6)
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        contract = organization.contract
+        self.fields["service"].choices = [
+            ("", gettext_lazy("All services")),
+            (catalog.ADMIN, catalog.get(catalog.ADMIN).label),
+            *[(s.code, s.label) for s in catalog.GRANTABLE if contract.has_service(s.code)],
+        ]
+
+    def value(self, name: str, default=""):
+        """The cleaned value, or `default` when that parameter was invalid (never a 500)."""
+        if not self.is_bound:
+            return default
+        self.is_valid()
+        value = self.cleaned_data.get(name) if hasattr(self, "cleaned_data") else None
+        return default if value in (None, "") else value
+
+
+def list_params(filters: UserFilterForm) -> dict:
+    return {
+        "q": filters.value("q")[:SEARCH_MAX_LENGTH],
+        "role": filters.value("role"),
+        "status": filters.value("status"),
+        "service": filters.value("service"),
+        "sort": filters.value("sort", "name"),
+        "dir": filters.value("dir", "asc"),
+        "per_page": filters.value("per_page", DEFAULT_PAGE_SIZE),
+    }
+
+
+def query_string(params: dict, **overrides) -> str:
+    merged = {**params, **overrides}
+    defaults = {"sort": "name", "dir": "asc", "per_page": DEFAULT_PAGE_SIZE, "page": 1}
+    return urlencode({k: v for k, v in merged.items() if v not in ("", None, defaults.get(k))})
