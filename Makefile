@@ -56,6 +56,8 @@ run: install messages .env
 	$(MANAGE) migrate --noinput -v0
 	$(MANAGE) seed_demo --if-empty
 	$(MANAGE) collectstatic --noinput -v0
+	@# The task worker (CSV import) runs beside gunicorn and stops with it.
+	$(MANAGE) db_worker --interval 1 & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	SECURE_SSL_REDIRECT=False SESSION_COOKIE_SECURE=False CSRF_COOKIE_SECURE=False SECURE_HSTS_SECONDS=0 \
 	ALLOWED_HOSTS=$(HOST),localhost \
 	$(VENV)/bin/gunicorn miitel_admin.wsgi:application --config gunicorn.conf.py --bind $(HOST):$(PORT)

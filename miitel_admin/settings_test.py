@@ -43,3 +43,4 @@ else:
 
 # Tasks run at once, inside the request that enqueues them.
 TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+LOGGING["loggers"]["django.tasks"] = {"level": "WARNING"}  # noqa: F405

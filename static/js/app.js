@@ -46,3 +46,32 @@
     });
   });
 })();
+
+// CSV import progress: poll the status while the import runs (the page also refreshes itself
+// every few seconds without JavaScript).
+(function () {
+  "use strict";
+  var box = document.getElementById("import-progress");
+  if (!box || box.dataset.finished === "1") {
+    return;
+  }
+  function poll() {
+    fetch(box.dataset.statusUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        var bar = document.getElementById("import-bar");
+        var percent = document.getElementById("import-percent");
+        var label = document.getElementById("import-status");
+        if (bar) { bar.value = data.percent; }
+        if (percent) { percent.textContent = data.percent + "%"; }
+        if (label) { label.textContent = data.status_label; }
+        if (data.finished) {
+          window.location.reload();
+        } else {
+          window.setTimeout(poll, 1000);
+        }
+      })
+      .catch(function () { window.setTimeout(poll, 3000); });
+  }
+  window.setTimeout(poll, 1000);
+})();
