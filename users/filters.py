@@ -46,6 +46,9 @@ class UserFilterForm(forms.Form):
         empty_value=DEFAULT_PAGE_SIZE,
     )
     page = forms.IntegerField(required=False, min_value=1, max_value=10**6)
+    # Keyset cursors of the Next / Previous links (signed; a tampered one is ignored).
+    after = forms.CharField(required=False, max_length=1000, widget=forms.HiddenInput)
+    before = forms.CharField(required=False, max_length=1000, widget=forms.HiddenInput)
 
     def __init__(self, *args, organization, **kwargs):
         super().__init__(*args, **kwargs)

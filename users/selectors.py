@@ -31,6 +31,15 @@ SORTS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Sorts whose columns are never NULL and run in one direction: these page by keyset cursors.
+KEYSET_SORTS: dict[str, tuple[str, ...]] = {
+    "name": ("name",),
+    "login_id": ("login_id_key",),
+    "extension": ("extension", "name"),
+    "role": ("role", "name"),
+}
+
+
 def _grants_column():
     """All of a row's grants as one "code=level,code=level" string, in the page query itself."""
     from django.db.models import StringAgg

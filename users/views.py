@@ -180,7 +180,13 @@ def user_list(request: HttpRequest) -> HttpResponse:
         descending=params["dir"] == "desc",
     )
     page = paginate(
-        selectors.with_grants(qs), page=filters.value("page", 1), per_page=params["per_page"]
+        selectors.with_grants(qs),
+        page=filters.value("page", 1),
+        per_page=params["per_page"],
+        keyset=selectors.KEYSET_SORTS.get(params["sort"]),
+        descending=params["dir"] == "desc",
+        after=filters.value("after"),
+        before=filters.value("before"),
     )
     contract = organization.contract
     shown_services = [
@@ -226,12 +232,25 @@ def user_list(request: HttpRequest) -> HttpResponse:
             "page_urls": [
                 (n, "?" + query_string(params, page=n) if n else None) for n in page.page_links()
             ],
-            "prev_url": "?" + query_string(params, page=page.number - 1),
-            "next_url": "?" + query_string(params, page=page.number + 1),
+            "prev_url": _prev_url(page, params),
+            "next_url": _next_url(page, params),
             "list_qs": list_qs,
+            "first_url": "?" + list_qs,
             "filtered": any(params[k] for k in ("q", "role", "status", "service")),
         },
     )
+
+
+def _next_url(page, params: dict) -> str:
+    if page.next_cursor:
+        return "?" + query_string(params, after=page.next_cursor)
+    return "?" + query_string(params, page=(page.number or 1) + 1)
+
+
+def _prev_url(page, params: dict) -> str:
+    if page.prev_cursor:
+        return "?" + query_string(params, before=page.prev_cursor)
+    return "?" + query_string(params, page=(page.number or 2) - 1)
 
 
 def _back_to_list(request: HttpRequest) -> str:
