@@ -6,6 +6,7 @@ variables documented in README.md (SECURE_SSL_REDIRECT, SESSION_COOKIE_SECURE, C
 SECURE_HSTS_SECONDS).
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -139,6 +140,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "users.validators.ContextWordsValidator"},
 ]
+
+# Concurrent sign-in password hashes per machine (users.throttle): leaves cores for pages.
+LOGIN_HASH_CONCURRENCY = env.int(
+    "LOGIN_HASH_CONCURRENCY", default=max(1, (os.cpu_count() or 2) // 2)
+)
 
 # --- Sign-in throttling (django-axes) -----------------------------------------------------------
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)

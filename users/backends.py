@@ -3,6 +3,7 @@ import ipaddress
 from django.contrib.auth.backends import ModelBackend
 
 from .models import User
+from .throttle import hash_slot
 from .validators import LOGIN_ID_MAX_LENGTH, normalize_login_id
 
 
@@ -71,15 +72,15 @@ class LoginIdBackend(ModelBackend):
         if username is None or password is None:
             return None
         key = normalize_login_id(str(username))
-        if len(key) > LOGIN_ID_MAX_LENGTH or "\x00" in key:
-            User().set_password(password)  # same cost as a real check
-            return None
-        try:
-            user = User.objects.select_related("organization").get(login_id_key=key)
-        except User.DoesNotExist:
-            User().set_password(password)
-            return None
-        if user.check_password(password) and self.user_can_authenticate(user):
+        user = None
+        if len(key) <= LOGIN_ID_MAX_LENGTH and "\x00" not in key:
+            user = User.objects.select_related("organization").filter(login_id_key=key).first()
+        with hash_slot():
+            if user is None:
+                User().set_password(password)  # the same cost as a real check
+                return None
+            valid = user.check_password(password)
+        if valid and self.user_can_authenticate(user):
             return user
         return None
 

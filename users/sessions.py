@@ -28,5 +28,6 @@ def user_sessions_end(*, user: User, keep_session_key: str | None = None) -> int
     links = UserSession.objects.filter(user=user)
     if keep_session_key:
         links = links.exclude(session_id=keep_session_key)
-    deleted, _ = Session.objects.filter(session_key__in=links.values("session_id")).delete()
-    return deleted
+    _, per_model = Session.objects.filter(session_key__in=links.values("session_id")).delete()
+    # The total would also count the links the cascade removed.
+    return per_model.get(Session._meta.label, 0)

@@ -435,6 +435,7 @@ def user_delete(request: HttpRequest, user_id: int) -> HttpResponse:
         except ValidationError as exc:
             error = " ".join(exc.messages)
         else:
+            target.refresh_from_db(fields=["deleted_at"])
             messages.success(
                 request,
                 _("%(name)s was deleted. Their call history remains and shows them as “%(shown)s”.")

@@ -1,0 +1,439 @@
+"""In-process benchmarks: pages through Django's test client, SQL through the ORM."""
+
+import os
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from analytics.selectors import deletion_impact
+from audit.services import Actor
+from exports import csv_format
+from exports.exporting import export_bytes, export_queryset
+from users import selectors, services
+from users.models import Organization, User
+from users.pagination import encode_cursor
+
+from .timing import Result, compare
+
+
+def _client(login_id: str) -> Client:
+    client = Client()
+    client.force_login(User.objects.get(login_id_key=login_id))
+    return client
+
+
+def _get(client: Client, url: str):
+    def call():
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        return response
+
+    return call
+
+
+def _queries(client: Client, url: str) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(url)
+    return len(ctx.captured_queries)
+
+
+def list_pages(rounds: int) -> list[Result]:
+    results = []
+    s_org = Organization.objects.get(slug="bench-s")
+    l_org = Organization.objects.get(slug="bench-l")
+    ours_s = _client("bench-admin@s.bench.example.com")
+    ours_l = _client("bench-admin@l.bench.example.com")
+    admin_url = "/bench/admin/users/user/"
+
+    r = Result("User List, typical tenant (2,000 users), page 1", unit="ms")
+    r.values = compare(
+        {
+            "this project": _get(ours_s, "/users/"),
+            "bare list view": _get(ours_s, f"/bench/naive-list/?org={s_org.pk}"),
+            "Django admin": _get(ours_s, admin_url),
+        },
+        rounds=rounds,
+        inner=20,
+    )
+    r.baseline, r.candidate = "bare list view", "this project"
+    ratio = r.values["bare list view"] / r.values["this project"]
+    r.target = "throughput ≥ 0.8× the bare view; ≤ 6 queries"
+    r.extra["queries"] = str(_queries(ours_s, "/users/"))
+    r.extra["vs Django admin"] = f"{r.values['Django admin'] / r.values['this project']:.1f}×"
+    r.met = ratio >= 0.8 and int(r.extra["queries"]) <= 6
+    results.append(r)
+
+    r = Result("User List, large tenant (100,000 users), page 1")
+    r.values = compare(
+        {"this project": _get(ours_l, "/users/"), "Django admin": _get(ours_l, admin_url)},
+        rounds=rounds,
+        inner=5,
+    )
+    r.baseline, r.candidate = "Django admin", "this project"
+    r.target = "≥ 20× Django admin"
+    r.extra["queries"] = str(_queries(ours_l, "/users/"))
+    r.met = r.ratio() >= 20
+    results.append(r)
+
+    # A deep page: row 75,000 by name. Django admin: ?p=1500 (OFFSET); ours: a keyset cursor.
+    qs = User.objects.filter(organization=l_org).order_by("name", "id")
+    row = qs.values("name", "id")[74_999]
+    cursor = encode_cursor([row["name"], row["id"]])
+    deep = f"/users/?after={cursor}"
+    r = Result("User List, large tenant, deep page (rows 75,001-75,050)")
+    r.values = compare(
+        {
+            "this project": _get(ours_l, deep),
+            "Django admin": _get(ours_l, admin_url + "?p=1500"),
+        },
+        rounds=rounds,
+        inner=3,
+    )
+    r.baseline, r.candidate = "Django admin", "this project"
+    r.target = "≥ 50× Django admin"
+    r.extra["queries"] = str(_queries(ours_l, deep))
+    r.met = r.ratio() >= 50
+    results.append(r)
+
+    term = _search_term(l_org)
+    r = Result(f"User List, large tenant, search “{term}”")
+    r.values = compare(
+        {
+            "this project": _get(ours_l, f"/users/?q={term}"),
+            "Django admin": _get(ours_l, f"{admin_url}?q={term}"),
+        },
+        rounds=rounds,
+        inner=3,
+    )
+    r.baseline, r.candidate = "Django admin", "this project"
+    r.target = "faster than Django admin (trigram index)"
+    r.met = r.ratio() > 1
+    results.append(r)
+
+    admin_order = {
+        "name": 1,
+        "login_id": 2,
+        "role": 3,
+        "status": 4,
+        "extension": 5,
+        "last_login": 6,
+    }
+    for sort in ("name", "login_id", "role", "status", "services", "extension", "last_login"):
+        r = Result(f"User List, large tenant, sorted by {sort}, page 1")
+        candidates = {"this project": _get(ours_l, f"/users/?sort={sort}")}
+        if sort in admin_order:
+            candidates["Django admin"] = _get(ours_l, f"{admin_url}?o={admin_order[sort]}")
+        r.values = compare(candidates, rounds=max(rounds - 2, 3), inner=2)
+        if "Django admin" in r.values:
+            r.baseline, r.candidate = "Django admin", "this project"
+            r.target = "faster than Django admin"
+            r.met = r.ratio() > 1
+        r.extra["queries"] = str(_queries(ours_l, f"/users/?sort={sort}"))
+        results.append(r)
+    return results
+
+
+def _search_term(org) -> str:
+    name = (
+        User.objects.filter(organization=org).order_by("id").values_list("name", flat=True)[12_345]
+    )
+    latin = name.split(" ")[-1]
+    return latin[:-1]  # e.g. "yamada1234": matches ten users
+
+
+def search_index(rounds: int) -> list[Result]:
+    org = Organization.objects.get(slug="bench-l")
+    term = _search_term(org)
+
+    def query():
+        return list(
+            selectors.user_list(organization=org, search=term).values_list("pk", flat=True)[:50]
+        )
+
+    def without_index():
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                for name in ("users_name_trgm", "users_login_trgm", "users_extension_trgm"):
+                    cursor.execute(f"DROP INDEX {name}")
+            start = time.perf_counter()
+            query()
+            elapsed = time.perf_counter() - start
+            transaction.set_rollback(True)
+        return elapsed
+
+    samples_with, samples_without = [], []
+    query()
+    for _ in range(rounds):
+        start = time.perf_counter()
+        query()
+        samples_with.append((time.perf_counter() - start) * 1000)
+        samples_without.append(without_index() * 1000)
+    import statistics
+
+    r = Result(f"Search “{term}” (name, login ID, extension) in the 100,000-user tenant, SQL")
+    r.values = {
+        "trigram indexes": statistics.median(samples_with),
+        "no index": statistics.median(samples_without),
+    }
+    r.baseline, r.candidate = "no index", "trigram indexes"
+    r.target = "≥ 100×"
+    r.met = r.ratio() >= 100
+    with connection.cursor() as cursor:
+        sql, params = (
+            selectors.user_list(organization=org, search=term)
+            .values_list("pk", flat=True)[:50]
+            .query.sql_with_params()
+        )
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+        r.extra["plan"] = "\n".join(row[0] for row in cursor.fetchall())
+    return [r]
+
+
+def login_lookup(rounds: int) -> list[Result]:
+    key = "bench-admin@l.bench.example.com"
+
+    def ours():
+        return User.objects.filter(login_id_key=key).first()
+
+    def iexact():
+        return User.all_objects.filter(login_id__iexact=key.upper()).first()
+
+    r = Result("Sign-in lookup by login ID among all users, SQL")
+    r.values = compare(
+        {"normalised key (index)": ours, "login_id__iexact": iexact}, rounds=rounds, inner=5
+    )
+    r.baseline, r.candidate = "login_id__iexact", "normalised key (index)"
+    r.target = "≥ 500×"
+    r.met = r.ratio() >= 500
+    return [r]
+
+
+def hashing(rounds: int) -> list[Result]:
+    from django.contrib.auth.hashers import Argon2PasswordHasher
+
+    from users.hashers import MiitelArgon2PasswordHasher
+
+    ours, default = MiitelArgon2PasswordHasher(), Argon2PasswordHasher()
+    ours_hash = ours.encode("Bench-pass-2026", ours.salt())
+    default_hash = default.encode("Bench-pass-2026", default.salt())
+    r = Result("One password verification (argon2id)")
+    r.values = compare(
+        {
+            f"this project (t={ours.time_cost}, m={ours.memory_cost} KiB, p={ours.parallelism})": lambda: (
+                ours.verify("Bench-pass-2026", ours_hash)
+            ),
+            f"Django default (t={default.time_cost}, m={default.memory_cost} KiB, p={default.parallelism})": lambda: (
+                default.verify("Bench-pass-2026", default_hash)
+            ),
+        },
+        rounds=rounds,
+        inner=5,
+    )
+    names = list(r.values)
+    r.candidate, r.baseline = names
+    r.target = "ASVS 5.0 App. C (t=2, m ≥ 19 MiB, p=1); ≥ 5× cheaper than Django's default"
+    r.met = ours.time_cost >= 2 and ours.memory_cost >= 19456 and r.ratio() >= 5
+    return [r]
+
+
+def delete_user(rounds: int) -> list[Result]:
+    heavy = User.objects.get(login_id_key="heavy@s.bench.example.com")
+    impact = deletion_impact(user=heavy)
+    actor = Actor.operator("bench")
+
+    def ours():
+        with transaction.atomic():
+            services.user_delete(actor=actor, user=User.objects.get(pk=heavy.pk))
+            transaction.set_rollback(True)
+
+    def naive():
+        # What on_delete=SET_NULL would do: rewrite every call record of the user.
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "ALTER TABLE analytics_callrecord ALTER COLUMN user_id DROP NOT NULL"
+                )
+                cursor.execute(
+                    "UPDATE analytics_callrecord SET user_id = NULL WHERE user_id = %s", [heavy.pk]
+                )
+            transaction.set_rollback(True)
+
+    r = Result(
+        f"Delete a user with {impact['call_records']:,} call records and "
+        f"{impact['by_user_rows']:,} By-user rows"
+    )
+    r.values = compare(
+        {"this project (tombstone)": ours, "naive SET_NULL update": naive}, rounds=rounds, warmup=1
+    )
+    r.baseline, r.candidate = "naive SET_NULL update", "this project (tombstone)"
+    with CaptureQueriesContext(connection) as ctx:
+        ours()
+    r.extra["queries"] = str(len(ctx.captured_queries))
+    r.target = "well under a second; far below the naive update"
+    r.met = r.values["this project (tombstone)"] < 1000 and r.ratio() > 1
+
+    t = Result("Impact screen counts for that user (one query)")
+    t.values = compare({"deletion_impact()": lambda: deletion_impact(user=heavy)}, rounds=rounds)
+    t.target = "≤ 20 ms, ≤ 8 queries"
+    t.met = t.values["deletion_impact()"] <= 20
+    return [r, t]
+
+
+def export(rounds: int) -> list[Result]:
+    org = Organization.objects.get(slug="bench-l")
+    qs = export_queryset(organization=org, params={})
+    total = qs.count()
+
+    def ours():
+        n = 0
+        for chunk in export_bytes(organization=org, qs=qs, language="en", encoding="utf-8"):
+            n += len(chunk)
+        return n
+
+    copy_sql = """
+        COPY (
+            SELECT u.login_id, u.name, u.extension,
+                   CASE u.locale WHEN 'ja' THEN '0' ELSE '1' END, u.time_zone,
+                   CASE u.role WHEN 'admin' THEN '1' ELSE '0' END,
+                   (SELECT string_agg(g.service || '=' || g.level, ',')
+                      FROM permissions_servicegrant g WHERE g.user_id = u.id),
+                   CASE WHEN u.is_active THEN '1' ELSE '0' END
+            FROM users_user u
+            WHERE u.organization_id = %s AND u.deleted_at IS NULL
+            ORDER BY u.name, u.id
+        ) TO STDOUT WITH (FORMAT csv)
+    """
+
+    def copy():
+        n = 0
+        with connection.cursor() as cursor:
+            raw = cursor.cursor
+            with raw.copy(copy_sql, [org.pk]) as cp:
+                for block in cp:
+                    n += len(block)
+        return n
+
+    r = Result(f"CSV export of {total:,} users with their services (UTF-8)")
+    r.values = compare(
+        {"this project (streamed)": ours, "PostgreSQL COPY": copy},
+        rounds=max(rounds - 2, 3),
+        warmup=1,
+    )
+    r.baseline, r.candidate = "PostgreSQL COPY", "this project (streamed)"
+    r.extra["rows/s"] = f"{total / (r.values['this project (streamed)'] / 1000):,.0f}"
+    r.target = "within 2× of COPY"
+    r.met = r.values["this project (streamed)"] <= 2 * r.values["PostgreSQL COPY"]
+
+    m = Result("CSV export peak memory (RSS growth of a fresh process)", unit="MiB")
+    m.values = {f"{n:,} users": _export_rss(n) for n in (10_000, 100_000)}
+    m.target = "the same within 20 MB"
+    values = list(m.values.values())
+    m.met = abs(values[1] - values[0]) <= 20
+    return [r, m]
+
+
+def _export_rss(limit: int) -> float:
+    code = f"""
+import os, resource, django
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+django.setup()
+from users.models import Organization
+from exports.exporting import export_bytes, export_queryset
+org = Organization.objects.get(slug="bench-l")
+qs = export_queryset(organization=org, params={{}})
+qs = qs.filter(pk__in=qs.values("pk")[:{limit}])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for chunk in export_bytes(organization=org, qs=qs, language="en", encoding="utf-8"):
+    pass
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ.copy(),
+        cwd=settings.BASE_DIR,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def import_users(rounds: int, size: int = 10_000) -> list[Result]:
+    from exports import importing
+
+    org = Organization.objects.get(slug="bench-s")
+    header = ["Login ID", "User name", "Temporary password", "MiiTel Phone", "Call History"]
+    rows = [header] + [
+        [
+            f"import{i:05d}@s.bench.example.com",
+            f"インポート 太郎{i}",
+            f"Imp0rt-pass-{i:05d}",
+            "0",
+            "1",
+        ]
+        for i in range(size)
+    ]
+    data = b"".join(csv_format.encode_rows(rows, "utf-8-sig"))
+    contract = org.contract
+    old_limit = contract.user_limit
+    contract.user_limit = old_limit + size
+    contract.save(update_fields=["user_limit"])
+    try:
+        admin = User.objects.get(login_id_key="bench-admin@s.bench.example.com")
+        t0 = time.perf_counter()
+        report = importing.validate_file(
+            organization=org, data=data, encoding="utf-8", acting_user=admin, language="en"
+        )
+        validate_s = time.perf_counter() - t0
+        assert report.ok, report.to_json()["rows"][:3]
+        phases = {}
+        original_hash = importing.hash_passwords
+
+        def timed_hash(passwords, **kwargs):
+            start = time.perf_counter()
+            out = original_hash(passwords, **kwargs)
+            phases["hash"] = time.perf_counter() - start
+            return out
+
+        importing.hash_passwords = timed_hash
+        try:
+            with transaction.atomic():
+                t1 = time.perf_counter()
+                importing.apply_report(
+                    organization=org, report=report, actor=Actor(user=admin, label="bench")
+                )
+                apply_s = time.perf_counter() - t1
+                transaction.set_rollback(True)
+        finally:
+            importing.hash_passwords = original_hash
+    finally:
+        contract.user_limit = old_limit
+        contract.save(update_fields=["user_limit"])
+
+    sample = [f"Sample-pass-{i}" for i in range(200)]
+    threads = compare(
+        {
+            "2 threads": lambda: importing.hash_passwords(sample, workers=2),
+            "1 thread": lambda: importing.hash_passwords(sample, workers=1),
+        },
+        rounds=3,
+        warmup=0,
+    )
+    r = Result(f"CSV import of {size:,} new users with given temporary passwords", unit="s")
+    r.values = {
+        "dry run (validate every row)": round(validate_s, 1),
+        "apply: hashing (2 threads)": round(phases["hash"], 1),
+        "apply: writing (one transaction, audited per user)": round(apply_s - phases["hash"], 1),
+        "total": round(validate_s + apply_s, 1),
+    }
+    r.extra["hashing speed-up, 2 threads vs 1"] = (
+        f"{threads['1 thread'] / threads['2 threads']:.2f}×"
+    )
+    r.target = "runs as a background task; both cores hash"
+    r.met = threads["1 thread"] / threads["2 threads"] > 1.5
+    return [r]
