@@ -224,6 +224,16 @@ def decode_file(data: bytes, encoding: str) -> str:
     codec = CODECS[encoding]
     if codec.startswith("utf-8"):
         codec = "utf-8-sig"
+    elif _looks_like_utf8(data):
+        # UTF-8 Japanese often decodes as (wrong) CP932 without an error: refuse it rather than
+        # write mojibake.
+        raise CsvFormatError(
+            _(
+                "The file looks like UTF-8, not Shift_JIS (line %(line)d). Choose UTF-8 and "
+                "upload it again."
+            )
+            % {"line": _first_non_ascii_line(data)}
+        )
     try:
         return data.decode(codec)
     except UnicodeDecodeError as error:
@@ -235,6 +245,23 @@ def decode_file(data: bytes, encoding: str) -> str:
             )
             % {"encoding": ENCODINGS[encoding], "line": line}
         ) from None
+
+
+def _looks_like_utf8(data: bytes) -> bool:
+    if data.startswith(codecs.BOM_UTF8):
+        return True
+    if data.isascii():
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _first_non_ascii_line(data: bytes) -> int:
+    index = next((i for i, byte in enumerate(data) if byte > 0x7F), 0)
+    return data[:index].count(b"\n") + 1
 
 
 def read_rows(text: str) -> Iterator[tuple[int, list[str]]]:

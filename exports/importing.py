@@ -245,7 +245,9 @@ def _validate_row(*, line, values, present, organization, existing, columns, lan
     if "name" in present:
         final["name"] = values.get("name", "")
     if "extension" in present:
-        final["extension"] = values.get("extension", "").strip()
+        extension = values.get("extension", "").strip()
+        if extension or user is None:  # a blank cell keeps an existing user's extension
+            final["extension"] = extension
 
     def locale(cell):
         if cell == "":
@@ -432,23 +434,28 @@ def _check_whole_file(report, organization, existing, columns, acting_user, lang
                 % {"limit": contract.user_limit, "n": used + index + 1},
             )
 
-    # Seat-limited services, counted over the file's final state.
+    # Seat-limited services, counted over the file's final state: the users who keep their seat
+    # first (wherever they are in the file), then the new takers in file order.
     for code in sorted(catalog.SEAT_LIMITED_CODES):
         limit = contract.seat_limit(code)
         if limit is None or not contract.has_service(code):
             continue
-        holders = set(
+        kept = (
             ServiceGrant.objects.filter(organization=organization, service=code)
             .exclude(user_id__in=in_file)
-            .values_list("user_id", flat=True)
+            .count()
         )
-        count = len(holders)
-        for row in [r for r in report.rows if r.status in (ADD, UPDATE, UNCHANGED)]:
-            if code not in row.grants:
+        live = [r for r in report.rows if r.status in (ADD, UPDATE, UNCHANGED)]
+
+        def had(row, code=code):
+            return bool(row.user_id) and code in existing["grants"].get(row.user_id, {})
+
+        count = kept + sum(1 for r in live if code in r.grants and had(r))
+        for row in live:
+            if code not in row.grants or had(row):
                 continue
             count += 1
-            had = row.user_id and code in existing["grants"].get(row.user_id, {})
-            if count > limit and not had:
+            if count > limit:
                 row.error(
                     label(code),
                     _(
@@ -503,6 +510,8 @@ def hash_passwords(passwords: list[str], *, workers: int = 2, progress=None) -> 
             hashes[index] = encoded
             if progress and index % 100 == 99:
                 progress(index + 1)
+    if progress:
+        progress(len(passwords))
     return hashes
 
 
@@ -513,46 +522,132 @@ class ApplyResult:
     generated_passwords: list[tuple[str, str]]  # (login ID, temporary password)
 
 
-def apply_report(
-    *, organization: Organization, report: Report, actor: Actor, progress=None, on_write=None
-) -> ApplyResult:
-    """Write every add and update of a clean report in one transaction (all or nothing)."""
+def apply_file(
+    *,
+    organization: Organization,
+    data: bytes,
+    encoding: str,
+    admin: User | None,
+    language: str,
+    actor: Actor,
+    progress=None,
+    on_write=None,
+) -> tuple[Report, ApplyResult | None]:
+    """Apply a file, all or nothing; `progress(done, total)` follows the password hashing.
+    Returns the report it was applied with, and the result (None when the file no longer
+    passes: nothing written).
+
+    1. Validate and hash the temporary passwords, outside any lock (hashing takes minutes for
+       thousands of users, and must not block the organization's admins).
+    2. Lock the contract, validate again against the database as it is now, and write every
+       row in one transaction: the final state was checked as a whole, so the rows are written
+       without their one-by-one limit checks (a seat or an extension may move between users in
+       the same file), in an order the database constraints accept."""
+    report = validate_file(
+        organization=organization,
+        data=data,
+        encoding=encoding,
+        acting_user=admin,
+        language=language,
+    )
     if not report.ok:
-        raise ValueError("apply_report() needs a report without errors")
-    adds = [r for r in report.rows if r.status == ADD]
-    updates = [r for r in report.rows if r.status == UPDATE]
-    generated = []
-    for row in adds:
-        if not row.password:
-            row.password = services.generate_temporary_password(
+        return report, None
+    passwords: dict[str, str] = {}
+    generated: dict[str, str] = {}
+    for row in report.rows:
+        key = normalize_login_id(row.login_id)
+        if row.password:
+            passwords[key] = row.password
+        elif row.status == ADD:
+            generated[key] = passwords[key] = services.generate_temporary_password(
                 User(
                     organization=organization, login_id=row.data["login_id"], name=row.data["name"]
                 )
             )
-            generated.append((row.data["login_id"], row.password))
-    to_hash = [r for r in (*adds, *updates) if r.password]
-    hashes = hash_passwords([r.password for r in to_hash], progress=progress)
-    encoded = {id(r): h for r, h in zip(to_hash, hashes, strict=True)}
+    keys = list(passwords)
+    if progress:
+        progress(0, len(keys))
+    hashed = dict(
+        zip(
+            keys,
+            hash_passwords(
+                [passwords[k] for k in keys],
+                progress=(lambda done: progress(done, len(keys))) if progress else None,
+            ),
+            strict=True,
+        )
+    )
     if on_write:
         on_write()
     with transaction.atomic():
         contract_lock(organization)
-        for row in updates:
-            user = User.objects.get(pk=row.user_id, organization=organization)
-            services.user_update(
-                actor=actor,
-                user=user,
-                data={k: row.data[k] for k in USER_FIELDS},
-                grants=row.grants,
-                password_hash=encoded.get(id(row)),
+        report = validate_file(
+            organization=organization,
+            data=data,
+            encoding=encoding,
+            acting_user=admin,
+            language=language,
+        )
+        if not report.ok:
+            return report, None
+        result = _write(organization, report, actor, hashed, generated)
+    return report, result
+
+
+def _write(organization, report, actor, hashed, generated) -> ApplyResult:
+    adds = [r for r in report.rows if r.status == ADD]
+    updates = [r for r in report.rows if r.status == UPDATE]
+    new_passwords = []
+
+    def encoded(row) -> str | None:
+        key = normalize_login_id(row.login_id)
+        if key in hashed:
+            return hashed[key]
+        if row.status == ADD:  # became an add after the first pass: generate now
+            generated[key] = services.generate_temporary_password(
+                User(
+                    organization=organization, login_id=row.data["login_id"], name=row.data["name"]
+                )
             )
-        for row in adds:
-            services.user_create(
-                actor=actor,
-                organization=organization,
-                password="",
-                password_hash=encoded[id(row)],
-                grants=row.grants,
-                **{k: row.data[k] for k in USER_FIELDS},
-            )
-    return ApplyResult(added=len(adds), updated=len(updates), generated_passwords=generated)
+            return make_password(generated[key])
+        return None
+
+    users = {u.pk: u for u in User.objects.filter(pk__in=[r.user_id for r in updates])}
+    before = {pk: {"extension": u.extension} for pk, u in users.items()}
+    # Extensions that change are cleared first, so that two users may swap theirs.
+    moving = [r.user_id for r in updates if r.data["extension"] != users[r.user_id].extension]
+    User.objects.filter(pk__in=moving).update(extension="")
+    for row in updates:
+        services.user_update(
+            actor=actor,
+            user=users[row.user_id],
+            data={k: row.data[k] for k in USER_FIELDS},
+            grants=row.grants,
+            password_hash=encoded(row),
+            check_limits=False,
+            audit_before=before[row.user_id] if row.user_id in moving else None,
+        )
+    for row in adds:
+        services.user_create(
+            actor=actor,
+            organization=organization,
+            password="",
+            password_hash=encoded(row),
+            grants=row.grants,
+            check_limits=False,
+            **{k: row.data[k] for k in USER_FIELDS},
+        )
+    for row in adds:
+        key = normalize_login_id(row.login_id)
+        if key in generated:
+            new_passwords.append((row.data["login_id"], generated[key]))
+    from audit.models import AuditEvent
+    from audit.services import audit_record
+
+    audit_record(
+        actor=actor,
+        action=AuditEvent.Action.IMPORT,
+        organization=organization,
+        detail=f"added={len(adds)} updated={len(updates)} generated_passwords={len(new_passwords)}",
+    )
+    return ApplyResult(added=len(adds), updated=len(updates), generated_passwords=new_passwords)

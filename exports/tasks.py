@@ -3,7 +3,6 @@ file never holds a web request: hashing thousands of temporary passwords takes m
 
 import logging
 
-from django.db import transaction
 from django.tasks import task
 from django.utils import timezone, translation
 
@@ -36,55 +35,40 @@ def apply_import(job_id: str) -> None:
 
 
 def _run(job: ImportJob) -> None:
-    organization = job.organization
-    # The database may have changed since the dry run: check again, against the state now.
-    report = importing.validate_file(
-        organization=organization,
+    def progress(done: int, total: int) -> None:
+        ImportJob.objects.filter(pk=job.pk).update(
+            phase="hashing", progress_done=done, progress_total=max(total, 1)
+        )
+
+    report, result = importing.apply_file(
+        organization=job.organization,
         data=bytes(job.content or b""),
         encoding=job.encoding,
-        acting_user=job.admin,
+        admin=job.admin,
         language=job.language,
-    )
-    if not report.ok:
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportJob.Status.FAILED,
-            report=report.to_json(),
-            content=None,
-            phase="",
-            finished_at=timezone.now(),
-            result={"error": "invalid"},
-        )
-        return
-    to_hash = sum(
-        1
-        for r in report.rows
-        if r.status in ("add", "update") and (r.password or r.status == "add")
-    )
-    ImportJob.objects.filter(pk=job.pk).update(phase="hashing", progress_total=max(to_hash, 1))
-
-    def progress(done: int) -> None:
-        ImportJob.objects.filter(pk=job.pk).update(progress_done=done)
-
-    actor = Actor(user=job.admin, label=f"{job.admin.login_id} (CSV import)")
-    result = importing.apply_report(
-        organization=organization,
-        report=report,
-        actor=actor,
+        actor=Actor(user=job.admin, label=f"{job.admin.login_id} (CSV import)"),
         progress=progress,
         on_write=lambda: ImportJob.objects.filter(pk=job.pk).update(phase="writing"),
     )
-    with transaction.atomic():
+    fields = {
+        "report": report.to_json(),
+        "content": None,
+        "phase": "",
+        "finished_at": timezone.now(),
+    }
+    if result is None:
+        # The database changed since the dry run and the file no longer passes: nothing written.
         ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportJob.Status.DONE,
-            report=report.to_json(),
-            content=None,
-            phase="",
-            progress_done=to_hash,
-            finished_at=timezone.now(),
-            result={
-                "added": result.added,
-                "updated": result.updated,
-                "generated": len(result.generated_passwords),
-            },
-            generated_passwords=[list(p) for p in result.generated_passwords] or None,
+            status=ImportJob.Status.FAILED, result={"error": "invalid"}, **fields
         )
+        return
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.DONE,
+        result={
+            "added": result.added,
+            "updated": result.updated,
+            "generated": len(result.generated_passwords),
+        },
+        generated_passwords=[list(p) for p in result.generated_passwords] or None,
+        **fields,
+    )

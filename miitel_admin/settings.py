@@ -43,6 +43,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "miitel_admin.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "miitel_admin.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -240,6 +241,8 @@ STORAGES = {
 }
 
 # --- Uploads ------------------------------------------------------------------------------------
+# The largest body any page accepts: a 10 MB CSV import and its form fields.
+MAX_REQUEST_BYTES = 10 * 1024 * 1024 + 64 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000

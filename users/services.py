@@ -158,13 +158,14 @@ def generate_temporary_password(user: User | None = None) -> str:
     given the user it is for, every other password validator too."""
     alphabet = string.ascii_letters + string.digits
     while True:
-        body = [secrets.choice(alphabet) for _ in range(GENERATED_PASSWORD_LENGTH - 2)]
+        body = [secrets.choice(alphabet) for _ in range(GENERATED_PASSWORD_LENGTH - 3)]
         body += [secrets.choice(string.digits), secrets.choice("#%+-_=!?")]
-        # Shuffle with a CSPRNG so the digit and the symbol are not always last.
+        # Shuffle with a CSPRNG so the digit and the symbol are not always last; the first
+        # character is a letter, so no password starts like a spreadsheet formula (= + - @).
         for i in range(len(body) - 1, 0, -1):
             j = secrets.randbelow(i + 1)
             body[i], body[j] = body[j], body[i]
-        password = "".join(body)
+        password = secrets.choice(string.ascii_letters) + "".join(body)
         if password_rule_errors(password):
             continue
         if user is not None:
@@ -244,16 +245,19 @@ def user_create(
     grants: Grants | None = None,
     is_active: bool = True,
     password_hash: str | None = None,
+    check_limits: bool = True,
 ) -> User:
     """Add a user with a temporary password (forced change at first sign-in).
 
     The password is hashed before the contract lock is taken, so concurrent adds queue only for
-    the count and the insert, not for argon2."""
+    the count and the insert, not for argon2. `check_limits=False` is for the CSV import only,
+    which checks the user and seat limits over the whole file, under the same lock."""
     encoded = password_hash or make_password(password)
     desired = grants_normalize(grants or {})
     with transaction.atomic():
         contract = contract_lock(organization)
-        _check_user_limit(contract)
+        if check_limits:
+            _check_user_limit(contract)
         user = User(
             organization=organization,
             login_id=login_id,
@@ -267,7 +271,9 @@ def user_create(
             password=encoded,
         )
         _check_unique(user)
-        grants_validate(contract=contract, user=user, desired=desired, current={})
+        grants_validate(
+            contract=contract, user=user, desired=desired, current={}, check_seats=check_limits
+        )
         _save_unique(user)
         grants_set(user=user, desired=desired, current={})
         snapshot = _user_snapshot(user)
@@ -295,24 +301,31 @@ def user_update(
     grants: Grants | None = None,
     password: str | None = None,
     password_hash: str | None = None,
+    check_limits: bool = True,
+    audit_before: dict | None = None,
 ) -> dict:
     """Change a user's fields, services, active flag and (optionally) temporary password
     (`password`, or `password_hash` when the caller hashed it already).
 
     Returns the audit `changes`. A new password is temporary and signs the user out everywhere;
     deactivation signs them out everywhere too. An admin cannot deactivate or demote themselves,
-    and the organization keeps at least one active admin."""
+    and the organization keeps at least one active admin.
+
+    For the CSV import only: `check_limits=False` leaves seat limits and the last-admin rule to
+    the whole-file check made under the same lock, and `audit_before` gives the values the
+    audit diff starts from when the import had to clear a field first (swapped extensions)."""
     encoded = password_hash or (make_password(password) if password else None)
     acting_user = actor.user
     with transaction.atomic():
         contract = contract_lock(user.organization)
         user = User.objects.select_for_update().get(pk=user.pk)
         before = _user_snapshot(user)
+        audited_before = {**before, **(audit_before or {})}
         for field in _UPDATABLE:
             if field in data:
                 setattr(user, field, data[field])
         after = _user_snapshot(user)
-        changes = diff(before, after)
+        changes = diff(audited_before, after)
 
         is_self = acting_user is not None and acting_user.pk == user.pk
         demoted = before["role"] == User.Role.ADMIN and after["role"] != User.Role.ADMIN
@@ -325,7 +338,12 @@ def user_update(
             raise ValidationError(
                 {"role": _("You cannot remove your own admin role.")}, code="self_demote"
             )
-        if (demoted or deactivated) and before["role"] == User.Role.ADMIN and before["is_active"]:
+        if (
+            check_limits
+            and (demoted or deactivated)
+            and before["role"] == User.Role.ADMIN
+            and before["is_active"]
+        ):
             _check_keeps_an_admin(
                 contract, user, action=_("deactivated") if deactivated else _("made a member")
             )
@@ -334,7 +352,13 @@ def user_update(
         current = grants_of(user)
         desired = current if grants is None else grants_normalize(grants)
         if desired != current:
-            grants_validate(contract=contract, user=user, desired=desired, current=current)
+            grants_validate(
+                contract=contract,
+                user=user,
+                desired=desired,
+                current=current,
+                check_seats=check_limits,
+            )
             grants_set(user=user, desired=desired, current=current)
             changes["services"] = [grants_summary(current), grants_summary(desired)]
 

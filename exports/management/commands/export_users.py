@@ -2,6 +2,8 @@ import sys
 
 from django.utils import translation
 
+from audit.models import AuditEvent
+from audit.services import audit_record
 from exports import csv_format
 from exports.exporting import export_bytes, export_queryset, unencodable_users
 from permissions import catalog
@@ -44,6 +46,12 @@ class Command(OperatorCommand):
             lines = [f"encoding: {encoding} cannot hold the names of {total} users; use utf-8-sig:"]
             lines += [f"  {p['login_id']}: {p['name']} ({p['characters']})" for p in problems]
             raise fail(lines)
+        audit_record(
+            actor=self.actor(),
+            action=AuditEvent.Action.EXPORT,
+            organization=organization,
+            detail=f"encoding={encoding} output={options['output']}",
+        )
         with translation.override(options["language"]):
             chunks = export_bytes(
                 organization=organization,

@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -58,25 +59,32 @@ class Command(OperatorCommand):
                     "--passwords-file to receive the generated ones."
                 ]
             )
-        total = sum(1 for r in report.rows if r.status in ("add", "update"))
-        result = importing.apply_report(
+        report, result = importing.apply_file(
             organization=organization,
-            report=report,
+            data=data,
+            encoding=options["encoding"],
+            admin=None,
+            language="en",
             actor=self.actor(),
-            progress=lambda done: self._progress(done, total),
+            progress=self._progress,
         )
+        if result is None:
+            self._print_report(report, options)
+            raise fail(["Not imported: the organization changed while the file was checked."])
         if result.generated_passwords:
             rows = [["Login ID", "Temporary password"], *result.generated_passwords]
-            Path(options["passwords_file"]).write_bytes(
-                b"".join(csv_format.encode_rows(rows, "utf-8-sig"))
-            )
-            Path(options["passwords_file"]).chmod(0o600)
+            # Created readable by the operator only, before a byte is written.
+            fd = os.open(options["passwords_file"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(b"".join(csv_format.encode_rows(rows, "utf-8-sig")))
         self.stderr.write("")
         self.stdout.write(
             self.style.SUCCESS(f"Imported: {result.added} added, {result.updated} updated.")
         )
 
     def _progress(self, done: int, total: int) -> None:
+        if not total:
+            return
         width = 30
         filled = width * done // max(total, 1)
         self.stderr.write(
