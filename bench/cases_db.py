@@ -160,22 +160,23 @@ def search_index(rounds: int) -> list[Result]:
             with connection.cursor() as cursor:
                 for name in ("users_name_trgm", "users_login_trgm", "users_extension_trgm"):
                     cursor.execute(f"DROP INDEX {name}")
-            start = time.perf_counter()
-            query()
-            elapsed = time.perf_counter() - start
+            elapsed = sql_ms(
+                selectors.user_list(organization=org, search=term).values_list("pk", flat=True)[:50]
+            )
             transaction.set_rollback(True)
         return elapsed
 
     samples_with, samples_without = [], []
     query()
+    qs = selectors.user_list(organization=org, search=term).values_list("pk", flat=True)[:50]
     for _ in range(rounds):
-        start = time.perf_counter()
-        query()
-        samples_with.append((time.perf_counter() - start) * 1000)
-        samples_without.append(without_index() * 1000)
+        samples_with.append(sql_ms(qs))
+        samples_without.append(without_index())
     import statistics
 
-    r = Result(f"Search “{term}” (name, login ID, extension) in the 100,000-user tenant, SQL")
+    r = Result(
+        f"Search “{term}” (name, login ID, extension) in the 100,000-user tenant, SQL execution"
+    )
     r.values = {
         "trigram indexes": statistics.median(samples_with),
         "no index": statistics.median(samples_without),
@@ -194,19 +195,30 @@ def search_index(rounds: int) -> list[Result]:
     return [r]
 
 
+def sql_ms(qs) -> float:
+    """PostgreSQL's own execution time of a query (EXPLAIN ANALYZE), without Python's share."""
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+    plan = plan[0] if isinstance(plan, list) else plan
+    return plan["Execution Time"]
+
+
 def login_lookup(rounds: int) -> list[Result]:
+    import statistics
+
     key = "bench-admin@l.bench.example.com"
-
-    def ours():
-        return User.objects.filter(login_id_key=key).first()
-
-    def iexact():
-        return User.all_objects.filter(login_id__iexact=key.upper()).first()
-
-    r = Result("Sign-in lookup by login ID among all users, SQL")
-    r.values = compare(
-        {"normalised key (index)": ours, "login_id__iexact": iexact}, rounds=rounds, inner=5
+    ours_qs = User.objects.filter(login_id_key=key)[:1]
+    iexact_qs = User.all_objects.filter(login_id__iexact=key.upper())[:1]
+    samples = {"normalised key (index)": [], "login_id__iexact": []}
+    for _ in range(rounds):
+        samples["normalised key (index)"].append(sql_ms(ours_qs))
+        samples["login_id__iexact"].append(sql_ms(iexact_qs))
+    r = Result(
+        f"Sign-in lookup by login ID among {User.all_objects.count():,} users, SQL execution"
     )
+    r.values = {k: statistics.median(v) for k, v in samples.items()}
     r.baseline, r.candidate = "login_id__iexact", "normalised key (index)"
     r.target = "≥ 500×"
     r.met = r.ratio() >= 500

@@ -66,3 +66,21 @@ class ImportJob(models.Model):
         if not self.progress_total:
             return 0
         return min(99, self.progress_done * 100 // self.progress_total)
+
+
+class ActiveTransfer(models.Model):
+    """A CSV export streaming or an import being checked or applied, per organization: at most
+    MAX_CONCURRENT_TRANSFERS at once (exports.limits). Rows left by a crashed worker expire."""
+
+    organization = models.ForeignKey(
+        "users.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=10)
+    started_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "expires_at"], name="transfer_org_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.organization_id}"

@@ -2,13 +2,14 @@
 file never holds a web request: hashing thousands of temporary passwords takes minutes."""
 
 import logging
+import time
 
 from django.tasks import task
 from django.utils import timezone, translation
 
 from audit.services import Actor
 
-from . import importing
+from . import importing, limits
 from .models import ImportJob
 
 log = logging.getLogger(__name__)
@@ -34,22 +35,40 @@ def apply_import(job_id: str) -> None:
             )
 
 
+def _wait_for_slot(job: ImportJob, *, wait_seconds: int = 600) -> int:
+    """A background import waits its turn (the organization's transfer limit) instead of
+    failing; the job page says it is waiting meanwhile."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return limits.acquire(job.organization, "import")
+        except limits.TooManyTransfers:
+            if time.monotonic() > deadline:
+                raise
+            ImportJob.objects.filter(pk=job.pk).update(phase="waiting")
+            time.sleep(2)
+
+
 def _run(job: ImportJob) -> None:
     def progress(done: int, total: int) -> None:
         ImportJob.objects.filter(pk=job.pk).update(
             phase="hashing", progress_done=done, progress_total=max(total, 1)
         )
 
-    report, result = importing.apply_file(
-        organization=job.organization,
-        data=bytes(job.content or b""),
-        encoding=job.encoding,
-        admin=job.admin,
-        language=job.language,
-        actor=Actor(user=job.admin, label=f"{job.admin.login_id} (CSV import)"),
-        progress=progress,
-        on_write=lambda: ImportJob.objects.filter(pk=job.pk).update(phase="writing"),
-    )
+    slot = _wait_for_slot(job)
+    try:
+        report, result = importing.apply_file(
+            organization=job.organization,
+            data=bytes(job.content or b""),
+            encoding=job.encoding,
+            admin=job.admin,
+            language=job.language,
+            actor=Actor(user=job.admin, label=f"{job.admin.login_id} (CSV import)"),
+            progress=progress,
+            on_write=lambda: ImportJob.objects.filter(pk=job.pk).update(phase="writing"),
+        )
+    finally:
+        limits.release(slot)
     fields = {
         "report": report.to_json(),
         "content": None,

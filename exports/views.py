@@ -14,7 +14,7 @@ from audit.services import Actor, audit_record
 from users.access import admin_required
 from users.filters import UserFilterForm, list_params, query_string
 
-from . import csv_format, importing
+from . import csv_format, importing, limits
 from .exporting import export_bytes, export_queryset, unencodable_users
 from .models import IMPORT_TTL, ImportJob
 from .tasks import apply_import
@@ -31,6 +31,12 @@ class ExportForm(forms.Form):
             "on Japanese Windows."
         ),
     )
+
+
+def _too_busy(request: HttpRequest) -> HttpResponse:
+    response = render(request, "errors/429_busy.html", status=429)
+    response["Retry-After"] = "30"
+    return response
 
 
 def _filters_summary(filters: UserFilterForm, params: dict) -> list[tuple[str, str]]:
@@ -61,6 +67,19 @@ def export_users(request: HttpRequest) -> HttpResponse:
         qs = export_queryset(organization=organization, params=params)
         problems, problem_count = unencodable_users(qs, encoding)
         if not problems:
+            try:
+                body = limits.streaming(
+                    organization,
+                    "export",
+                    export_bytes(
+                        organization=organization,
+                        qs=qs,
+                        language=get_language()[:2],
+                        encoding=encoding,
+                    ),
+                )
+            except limits.TooManyTransfers:
+                return _too_busy(request)
             audit_record(
                 actor=Actor.from_request(request),
                 action=AuditEvent.Action.EXPORT,
@@ -68,12 +87,7 @@ def export_users(request: HttpRequest) -> HttpResponse:
                 detail=f"encoding={encoding} " + query_string(params),
             )
             response = StreamingHttpResponse(
-                export_bytes(
-                    organization=organization,
-                    qs=qs,
-                    language=get_language()[:2],
-                    encoding=encoding,
-                ),
+                body,
                 content_type=f"text/csv; charset={csv_format.CHARSETS[encoding]}",
             )
             response["Content-Disposition"] = 'attachment; filename="users.csv"'
@@ -149,13 +163,17 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         else:
             data = upload.read()
             language = get_language()[:2]
-            report = importing.validate_file(
-                organization=request.organization,
-                data=data,
-                encoding=form.cleaned_data["encoding"],
-                acting_user=request.user,
-                language=language,
-            )
+            try:
+                with limits.transfer_slot(request.organization, "import"):
+                    report = importing.validate_file(
+                        organization=request.organization,
+                        data=data,
+                        encoding=form.cleaned_data["encoding"],
+                        acting_user=request.user,
+                        language=language,
+                    )
+            except limits.TooManyTransfers:
+                return _too_busy(request)
             job = ImportJob.objects.create(
                 organization=request.organization,
                 admin=request.user,

@@ -183,6 +183,7 @@ SESSION_SAVE_EVERY_REQUEST = False
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "miitel_admin.views.csrf_failure"
 
 # --- HTTPS and headers (on unless DEBUG; each can be turned off by its variable) ---------------
 _secure_default = not DEBUG

@@ -32,3 +32,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
     return render(request, "errors/400.html", status=400)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A missing or stale CSRF token: the translated 403 page, saying what to do."""
+    return render(request, "errors/403_csrf.html", status=403)
