@@ -67,7 +67,13 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/hadolint Dockerfile
 
-pytest: install messages
+# axe-core for the accessibility tests, from the npm registry (skipped where npm is missing:
+# those tests then skip with the reason, or fail under CI's REQUIRE_BROWSER=1).
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: accessibility tests will be skipped"; fi
+
+pytest: install messages node_modules/.installed
 	@mkdir -p var test-artifacts
 	$(PY) -m pytest $(PYTEST_ARGS)
 

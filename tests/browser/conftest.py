@@ -70,6 +70,48 @@ def new_page(browser, live_server):
         context.close()
 
 
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture(scope="session")
+def axe_source():
+    if not AXE.exists():
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"axe-core not found at {AXE} (run npm ci)")
+        pytest.skip("axe-core is not installed (npm ci installs it from package-lock.json)")
+    return AXE.read_text()
+
+
+@pytest.fixture
+def axe(axe_source):
+    """axe(page) -> the serious and critical WCAG 2.2 A/AA violations on the page."""
+
+    def run(page):
+        # The page's CSP allows scripts by nonce only: inject through the DevTools protocol
+        # (Playwright evaluates in the page without a <script> element, which CSP permits).
+        if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+            page.evaluate(axe_source)
+        result = page.evaluate(
+            """async () => await axe.run(document, {
+                runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa',
+                                                 'wcag22aa']},
+                resultTypes: ['violations'],
+            })"""
+        )
+        return [
+            {
+                "id": v["id"],
+                "impact": v["impact"],
+                "help": v["help"],
+                "targets": [n["target"] for n in v["nodes"]][:5],
+            }
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+
+    return run
+
+
 @pytest.fixture
 def screenshot():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ register = template.Library()
 _ABBR = {
     "monitoring": "Mon",
     "phone": "☎",
-    "phone_mobile": "📱",
+    "phone_mobile": "Mob",
     "call_history": "CH",
     "dashboard": "DB",
     "video_analytics": "VA",

@@ -1,0 +1,215 @@
+"""Shared fixtures of the security suite (quality.md A.7): two organizations with similar data,
+a payload that a missing check would turn into a write for every URL of the policy registry, and
+a dump of every tenant-owned table to compare before and after a request."""
+
+import io
+import json
+import uuid
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from analytics.models import CallRecord, Meeting, MeetingParticipant
+from audit.models import AuditEvent
+from exports.models import ActiveTransfer, ImportJob
+from miitel_admin.url_policy import POLICY
+from permissions import catalog
+from permissions.models import ServiceGrant
+from tests.analytics.factories import (
+    ByUserDailyFactory,
+    CallRecordFactory,
+    MeetingFactory,
+    MeetingParticipantFactory,
+)
+from tests.factories import PASSWORD, AdminFactory, GrantFactory, UserFactory
+from users.models import Contract, User, UserSession
+
+NEW_PASSWORD = "Qv7#mZp2Lx9w"
+IMPORT_CSV = (
+    "Login ID,User name,Locale,Time zone,Administrative privileges,Active\r\n"
+    "imported@a.example.com,Imported User,0,Asia/Tokyo,0,1\r\n"
+).encode()
+
+
+def client_for(user, **kwargs) -> Client:
+    client = Client(**kwargs)
+    client.force_login(user)
+    return client
+
+
+def build_world(org_a, org_b, admin_a, member_a, admin_b) -> dict:
+    """Organization A and B with the same kinds of data: a target member with a grant, a
+    deactivated member, calls, a meeting with a participant and a validated import job holding
+    generated passwords."""
+    world = {"org_a": org_a, "org_b": org_b, "admin_a": admin_a, "member_a": member_a}
+    world["admin_b"] = admin_b
+    for key, org, admin in (("a", org_a, admin_a), ("b", org_b, admin_b)):
+        target = UserFactory(
+            organization=org, login_id=f"target@{key}.example.com", name=f"Target {key.upper()}"
+        )
+        GrantFactory(user=target, service=catalog.PHONE)
+        inactive = UserFactory(
+            organization=org,
+            login_id=f"inactive@{key}.example.com",
+            name=f"Inactive {key.upper()}",
+            is_active=False,
+        )
+        CallRecordFactory(user=target, counterpart=f"03-0000-000{ord(key) % 10}")
+        ByUserDailyFactory(user=target)
+        meeting = MeetingFactory(host=target, title=f"Meeting of {key.upper()}")
+        MeetingParticipantFactory(meeting=meeting, user=inactive)
+        job = ImportJob.objects.create(
+            organization=org,
+            admin=admin,
+            filename="users.csv",
+            encoding="utf-8",
+            content=IMPORT_CSV,
+            report={},
+            status=ImportJob.Status.VALIDATED,
+            generated_passwords=[[f"gen@{key}.example.com", "Gx4#generated"]],
+        )
+        world[f"target_{key}"] = target
+        world[f"inactive_{key}"] = inactive
+        world[f"meeting_{key}"] = meeting
+        world[f"job_{key}"] = job
+    return world
+
+
+@pytest.fixture
+def world(org_a, org_b, admin_a, member_a, admin_b):
+    return build_world(org_a, org_b, admin_a, member_a, admin_b)
+
+
+# --- URLs of the registry -----------------------------------------------------------------------
+
+# The kwarg each scoped object is named by in its URL.
+SCOPED_KWARG = {"user": "user_id", "meeting": "meeting_id", "import_job": "job_id"}
+
+
+def scoped_object(name: str, world: dict, key: str = "a"):
+    """The object of organization `key` that URL `name` acts on."""
+    policy = POLICY[name]
+    if policy.scoped == "user":
+        return world[f"inactive_{key}"] if name == "users:activate" else world[f"target_{key}"]
+    if policy.scoped == "meeting":
+        return world[f"meeting_{key}"]
+    if policy.scoped == "import_job":
+        return world[f"job_{key}"]
+    return None
+
+
+def missing_id(name: str):
+    """An ID of the right type that names no object at all."""
+    scoped = POLICY[name].scoped
+    if scoped == "import_job":
+        return uuid.uuid4()
+    model = User if scoped == "user" else Meeting
+    return (model._base_manager.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1000
+
+
+def url_of(name: str, world: dict, key: str = "a", object_id=None) -> str:
+    policy = POLICY[name]
+    if policy.scoped is None:
+        return reverse(name)
+    if object_id is None:
+        object_id = scoped_object(name, world, key).pk
+    return reverse(name, kwargs={SCOPED_KWARG[policy.scoped]: object_id})
+
+
+def payload(name: str, world: dict) -> dict:
+    """A POST body that the view would act on (a missing check would write something)."""
+    target = world["target_a"]
+    if name == "login":
+        return {"username": world["admin_a"].login_id, "password": PASSWORD}
+    if name == "password_change":
+        return {
+            "old_password": PASSWORD,
+            "new_password1": NEW_PASSWORD,
+            "new_password2": NEW_PASSWORD,
+        }
+    if name == "users:create":
+        return {
+            "login_id": "created@a.example.com",
+            "name": "Created User",
+            "password": NEW_PASSWORD,
+            "locale": "ja",
+            "time_zone": "Asia/Tokyo",
+            "role": "admin",
+            "extension": "",
+        }
+    if name == "users:edit":
+        return {
+            "login_id": target.login_id,
+            "name": "Renamed Target",
+            "password": NEW_PASSWORD,
+            "locale": "en",
+            "time_zone": "Asia/Tokyo",
+            "role": "admin",
+            "extension": "",
+            "is_active": "on",
+        }
+    if name == "exports:export":
+        return {"encoding": "utf-8"}
+    if name == "exports:import":
+        return {
+            "file": SimpleUploadedFile("users.csv", IMPORT_CSV, content_type="text/csv"),
+            "encoding": "utf-8",
+        }
+    return {}
+
+
+def request(client: Client, method: str, url: str, data: dict | None = None, **extra):
+    """One request by method name; the body of PUT/PATCH/DELETE is form-encoded."""
+    if method == "GET":
+        return client.get(url, **extra)
+    if method == "POST":
+        return client.post(url, data or {}, **extra)
+    body = "&".join(f"{k}={v}" for k, v in (data or {}).items() if isinstance(v, str))
+    return getattr(client, method.lower())(
+        url, body, content_type="application/x-www-form-urlencoded", **extra
+    )
+
+
+def consume(response) -> bytes:
+    """The whole body (a streamed one too, which also releases what the stream holds)."""
+    if getattr(response, "streaming", False):
+        data = b"".join(response.streaming_content)
+        response.close()
+        return data
+    return response.content
+
+
+# --- What a request may not change --------------------------------------------------------------
+
+
+def _rows(qs) -> list[dict]:
+    rows = []
+    for row in qs.values():
+        rows.append({k: bytes(v) if isinstance(v, memoryview) else v for k, v in row.items()})
+    return rows
+
+
+def dump() -> str:
+    """Every row of the tables a request could wrongly change, as comparable text."""
+    tables = {
+        "users": User.all_objects.order_by("pk"),
+        "grants": ServiceGrant.objects.order_by("pk"),
+        "import_jobs": ImportJob.objects.order_by("pk"),
+        "audit": AuditEvent.objects.order_by("pk"),
+        "transfers": ActiveTransfer.objects.order_by("pk"),
+        "contracts": Contract.objects.order_by("pk"),
+        "meetings": Meeting.objects.order_by("pk"),
+        "participants": MeetingParticipant.objects.order_by("pk"),
+        "calls": CallRecord.objects.order_by("pk"),
+        "session_links": UserSession.objects.order_by("pk"),
+    }
+    out = io.StringIO()
+    json.dump({k: _rows(v) for k, v in tables.items()}, out, default=str, sort_keys=True)
+    return out.getvalue()
+
+
+@pytest.fixture
+def second_admin_a(org_a):
+    return AdminFactory(organization=org_a, login_id="admin2@a.example.com", name="Admin A Two")
