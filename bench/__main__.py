@@ -58,6 +58,7 @@ def main() -> int:
     from bench import seed
 
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)  # served as in production
     started = time.perf_counter()
     if not seed.seeded():
         if args.reseed is False and _has_rows():

@@ -3,6 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from users.models import SeatCount
+
 from . import catalog
 from .models import ServiceGrant
 
@@ -86,10 +88,14 @@ def grants_validate(
         limit = contract.seat_limit(code)
         if limit is None or code not in desired or code in current or field_name(code) in errors:
             continue
-        taken = ServiceGrant.objects.filter(organization_id=contract.organization_id, service=code)
-        if user.pk is not None:
-            taken = taken.exclude(user=user)
-        if taken.count() >= limit:
+        # The trigger-kept counter (users.models.SeatCount); `user` does not hold `code` here.
+        taken = (
+            SeatCount.objects.filter(organization_id=contract.organization_id, code=code)
+            .values_list("used", flat=True)
+            .first()
+            or 0
+        )
+        if taken >= limit:
             add(
                 code,
                 _(

@@ -29,7 +29,7 @@ from permissions.services import (
     grants_validate,
 )
 
-from .models import Contract, Organization, User
+from .models import Contract, Organization, SeatCount, User
 from .sessions import user_sessions_end
 from .validators import normalize_login_id, password_rule_errors
 
@@ -130,13 +130,15 @@ def contract_set(
 # --- Seats ------------------------------------------------------------------------------------
 
 
-def seats_used(organization: Organization) -> int:
-    """Every user that is not deleted takes a seat, active or not (product.md §2)."""
-    return User.objects.filter(organization=organization).count()
-
-
 def _check_user_limit(contract: Contract, *, adding: int = 1) -> None:
-    used = User.objects.filter(organization_id=contract.organization_id).count()
+    """Every user that is not deleted takes a seat, active or not (product.md §2). The count is
+    the trigger-kept counter, read under the contract lock, so it is exact."""
+    used = (
+        SeatCount.objects.filter(organization_id=contract.organization_id, code=SeatCount.USERS)
+        .values_list("used", flat=True)
+        .first()
+        or 0
+    )
     if used + adding > contract.user_limit:
         raise ValidationError(
             _(

@@ -13,7 +13,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
-from permissions import catalog
 from permissions.services import grants_of
 
 from . import access, selectors, services
@@ -21,6 +20,7 @@ from .filters import UserFilterForm, list_params, query_string
 from .forms import LoginForm, PasswordChangeForm, UserForm
 from .models import User
 from .pagination import paginate
+from .presenters import user_rows_html
 from .sessions import session_register
 
 # --- Sign-in, sign-out, password ----------------------------------------------------------------
@@ -188,22 +188,12 @@ def user_list(request: HttpRequest) -> HttpResponse:
         after=filters.value("after"),
         before=filters.value("before"),
     )
-    contract = organization.contract
-    shown_services = [
-        s for s in catalog.GRANTABLE if contract.has_service(s.code) and not s.has_levels
-    ]
-    rows = []
-    for user in page.rows:
-        grants = selectors.parse_grants(user.grant_codes)
-        rows.append(
-            {
-                "user": user,
-                "services": [(s, s.code in grants) for s in shown_services],
-                "can_deactivate": access.can_deactivate_user(request.user, user),
-                "can_activate": access.can_activate_user(request.user, user),
-                "can_delete": access.can_delete_user(request.user, user),
-            }
-        )
+    rows_html = user_rows_html(
+        users=page.rows,
+        actor=request.user,
+        contract=organization.contract,
+        back=request.get_full_path(),
+    )
     columns = []
     for key, label in COLUMNS:
         active = params["sort"] == key
@@ -226,7 +216,8 @@ def user_list(request: HttpRequest) -> HttpResponse:
             "filter_selects": [filters[name] for name in ("role", "status", "service", "per_page")],
             "params": params,
             "page": page,
-            "rows": rows,
+            "rows_html": rows_html,
+            "users": page.rows,
             "columns": columns,
             "meter": selectors.seat_meter(organization=organization),
             "page_urls": [

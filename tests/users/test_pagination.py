@@ -39,7 +39,7 @@ def _link(response, rel):
 
 
 def _ids(response):
-    return [row["user"].pk for row in response.context["rows"]]
+    return [user.pk for user in response.context["users"]]
 
 
 @pytest.mark.parametrize("sort", ["name", "login_id", "extension", "role"])
