@@ -1,0 +1,92 @@
+"""The seat counters (users.models.SeatCount) are kept by database triggers: after any write —
+services, ORM saves, bulk inserts, raw deletes — they equal a real count of the rows."""
+
+import pytest
+from django.db import connection
+
+from audit.services import Actor
+from permissions import catalog
+from permissions.models import ServiceGrant
+from tests.factories import AdminFactory, GrantFactory, OrganizationFactory, UserFactory
+from users import selectors, services
+from users.models import SeatCount, User
+
+
+def counted(org) -> dict[str, int]:
+    real = {"users": User.objects.filter(organization=org).count()}
+    for code in catalog.GRANTABLE_CODES:
+        n = ServiceGrant.objects.filter(organization=org, service=code).count()
+        if n:
+            real[code] = n
+    return real
+
+
+def stored(org) -> dict[str, int]:
+    return {
+        code: used
+        for code, used in SeatCount.objects.filter(organization=org).values_list("code", "used")
+        if used or code == "users"
+    }
+
+
+def test_counters_follow_every_kind_of_write(org_a):
+    admin = AdminFactory(organization=org_a)
+    actor = Actor(user=admin, label="t")
+    assert stored(org_a) == counted(org_a) == {"users": 1}
+
+    users = UserFactory.create_batch(3, organization=org_a)  # ORM saves
+    User.objects.bulk_create(
+        [
+            User(
+                organization=org_a,
+                login_id=f"b{i}@x.example.com",
+                login_id_key=f"b{i}@x.example.com",
+                name="B",
+            )
+            for i in range(4)
+        ]
+    )
+    GrantFactory(user=users[0], service=catalog.PHONE)
+    services.user_update(actor=actor, user=users[1], data={}, grants={catalog.PHONE: ""})
+    ServiceGrant.objects.bulk_create(
+        [ServiceGrant(organization=org_a, user=u, service=catalog.DASHBOARD) for u in users]
+    )
+    assert stored(org_a) == counted(org_a) == {"users": 8, "phone": 2, "dashboard": 3}
+
+    services.user_delete(actor=actor, user=users[0])  # tombstone: seat and grants freed
+    services.user_update(actor=actor, user=users[1], data={}, grants={})
+    services.user_set_active(actor=actor, user=users[2], active=False)  # keeps its seat
+    assert stored(org_a) == counted(org_a) == {"users": 7, "dashboard": 1}
+
+    User.objects.filter(login_id_key__startswith="b").delete()  # raw delete, no tombstone
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM permissions_servicegrant")
+    assert stored(org_a) == counted(org_a) == {"users": 3}
+
+
+def test_moving_a_user_between_organizations_moves_the_seat(org_a, org_b):
+    user = UserFactory(organization=org_a)
+    User.all_objects.filter(pk=user.pk).update(organization=org_b)
+    assert stored(org_a) == counted(org_a)
+    assert stored(org_b) == counted(org_b)
+
+
+def test_the_seat_meter_and_the_limits_read_the_counters(org_a, django_assert_num_queries):
+    UserFactory.create_batch(5, organization=org_a)
+    org = type(org_a).objects.select_related("contract").get(pk=org_a.pk)
+    with django_assert_num_queries(1):
+        meter = selectors.seat_meter(organization=org)
+    assert meter.used == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_counters_roll_back_with_the_transaction():
+    from django.db import transaction
+
+    org = OrganizationFactory(slug="rollback")
+    UserFactory(organization=org)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        UserFactory(organization=org)
+        assert stored(org)["users"] == 2
+        raise RuntimeError
+    assert stored(org) == counted(org) == {"users": 1}
