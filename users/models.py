@@ -131,6 +131,10 @@ class User(AbstractBaseUser):
     deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # How many services the User List shows as granted (those without levels): kept by a
+    # database trigger on permissions_servicegrant (migration users 0006) so the list can sort
+    # on it through an index. Never written by Django (see save()).
+    service_count = models.PositiveSmallIntegerField(default=0, editable=False)
 
     objects = UserManager()
     all_objects = AllUsersManager()
@@ -189,6 +193,18 @@ class User(AbstractBaseUser):
                 name="users_org_role_idx",
                 condition=Q(deleted_at__isnull=True),
             ),
+            models.Index(
+                fields=["organization", "-is_active", "name", "id"],
+                name="users_org_status_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            models.Index(
+                fields=["organization", "service_count", "name", "id"],
+                name="users_org_services_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            # users_org_lastlogin_idx (last_login ASC NULLS FIRST) is created per database by
+            # migration 0007: SQLite has no NULLS FIRST in index definitions.
         ]
 
     def __str__(self) -> str:
@@ -196,6 +212,13 @@ class User(AbstractBaseUser):
 
     def save(self, *args, **kwargs):
         self.login_id_key = normalize_login_id(self.login_id) if self.deleted_at is None else ""
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            # A full save must not write back a stale trigger-kept count.
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name != "service_count"
+            ]
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "login_id" in update_fields:
             kwargs["update_fields"] = {*update_fields, "login_id_key"}

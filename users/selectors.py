@@ -4,7 +4,6 @@ tenant fails at the call, not in production."""
 from dataclasses import dataclass
 
 from django.db.models import (
-    Count,
     F,
     OuterRef,
     Q,
@@ -12,7 +11,7 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce, Concat
+from django.db.models.functions import Concat
 
 from permissions import catalog
 from permissions.models import ServiceGrant
@@ -39,6 +38,7 @@ KEYSET_SORTS: dict[str, tuple[str, ...]] = {
     "login_id": ("login_id_key",),
     "extension": ("extension", "name"),
     "role": ("role", "name"),
+    "services": ("service_count", "name"),
 }
 
 
@@ -91,12 +91,6 @@ def user_list(
 
 def order_users(qs: QuerySet[User], *, sort: str, descending: bool) -> QuerySet[User]:
     columns = SORTS.get(sort, SORTS["name"])
-    if sort == "services":
-        # The icons the list shows: services without levels.
-        leveled = [s.code for s in catalog.GRANTABLE if s.has_levels]
-        qs = qs.annotate(
-            service_count=Coalesce(Count("grants", filter=~Q(grants__service__in=leveled)), 0)
-        )
     ordering = []
     for column in (*columns, "id"):
         flip = column.startswith("-")

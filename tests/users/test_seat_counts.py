@@ -90,3 +90,38 @@ def test_counters_roll_back_with_the_transaction():
         assert stored(org)["users"] == 2
         raise RuntimeError
     assert stored(org) == counted(org) == {"users": 1}
+
+
+def test_service_count_follows_grants_and_survives_a_full_save(org_a):
+    user = UserFactory(organization=org_a)
+    GrantFactory(user=user, service=catalog.PHONE)
+    GrantFactory(user=user, service=catalog.DASHBOARD)
+    GrantFactory(user=user, service=catalog.MEETING_ACCESS, level="host")  # no icon: not counted
+    assert User.objects.get(pk=user.pk).service_count == 2
+
+    user.name = "Renamed"  # a stale in-memory service_count (0) must not be written back
+    user.save()
+    assert User.objects.get(pk=user.pk).service_count == 2
+
+    ServiceGrant.objects.filter(user=user, service=catalog.PHONE).delete()
+    assert User.objects.get(pk=user.pk).service_count == 1
+
+
+def test_every_counter_trigger_is_installed_after_migrate(db):
+    from users import db_triggers
+
+    assert set(db_triggers.TRIGGER_NAMES[connection.vendor]) <= db_triggers.installed(connection)
+
+
+def test_a_lost_trigger_is_put_back_after_migrate(db):
+    """SQLite drops a table's triggers when a migration rebuilds the table; post_migrate
+    reinstalls them and recounts."""
+    from django.apps import apps
+
+    from users import db_triggers
+    from users.apps import _reinstall_triggers
+
+    db_triggers.uninstall(connection)
+    assert not set(db_triggers.TRIGGER_NAMES[connection.vendor]) & db_triggers.installed(connection)
+    _reinstall_triggers(apps.get_app_config("users"), using="default")
+    assert set(db_triggers.TRIGGER_NAMES[connection.vendor]) <= db_triggers.installed(connection)

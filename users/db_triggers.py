@@ -1,0 +1,210 @@
+"""Database triggers that keep counters exact, in the writing transaction, whatever wrote the
+row (services, bulk loads, raw SQL):
+
+- users_seatcount: an organization's users that are not deleted ("users") and its grants per
+  service (the seat meter and the limit checks read one row instead of counting);
+- users_user.service_count: the services the User List shows for a user (those without levels),
+  so the list sorts on it through an index.
+
+install() is idempotent. It runs in migration users 0005 and again after every `migrate`
+(users.apps): SQLite rebuilds a table for many schema changes, and a rebuilt table has lost its
+triggers.
+"""
+
+LEVELED = "('meeting_access')"  # permissions.catalog: services with levels have no list icon
+
+_PG = [
+    """
+    CREATE OR REPLACE FUNCTION users_seatcount_bump(org bigint, c varchar, delta integer)
+    RETURNS void AS $$
+    BEGIN
+        IF delta > 0 THEN
+            INSERT INTO users_seatcount (organization_id, code, used) VALUES (org, c, delta)
+            ON CONFLICT (organization_id, code)
+            DO UPDATE SET used = users_seatcount.used + EXCLUDED.used;
+        ELSE
+            UPDATE users_seatcount SET used = used + delta
+            WHERE organization_id = org AND code = c;
+        END IF;
+    END $$ LANGUAGE plpgsql
+    """,
+    """
+    CREATE OR REPLACE FUNCTION users_seatcount_users() RETURNS trigger AS $$
+    BEGIN
+        IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.deleted_at IS NULL THEN
+            PERFORM users_seatcount_bump(OLD.organization_id, 'users', -1);
+        END IF;
+        IF TG_OP IN ('UPDATE', 'INSERT') AND NEW.deleted_at IS NULL THEN
+            PERFORM users_seatcount_bump(NEW.organization_id, 'users', 1);
+        END IF;
+        RETURN NULL;
+    END $$ LANGUAGE plpgsql
+    """,
+    f"""
+    CREATE OR REPLACE FUNCTION users_seatcount_grants() RETURNS trigger AS $$
+    BEGIN
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            PERFORM users_seatcount_bump(OLD.organization_id, OLD.service, -1);
+            IF OLD.service NOT IN {LEVELED} THEN
+                UPDATE users_user SET service_count = service_count - 1 WHERE id = OLD.user_id;
+            END IF;
+        END IF;
+        IF TG_OP IN ('UPDATE', 'INSERT') THEN
+            PERFORM users_seatcount_bump(NEW.organization_id, NEW.service, 1);
+            IF NEW.service NOT IN {LEVELED} THEN
+                UPDATE users_user SET service_count = service_count + 1 WHERE id = NEW.user_id;
+            END IF;
+        END IF;
+        RETURN NULL;
+    END $$ LANGUAGE plpgsql
+    """,
+    "CREATE OR REPLACE TRIGGER users_seatcount_users_ins AFTER INSERT ON users_user "
+    "FOR EACH ROW EXECUTE FUNCTION users_seatcount_users()",
+    "CREATE OR REPLACE TRIGGER users_seatcount_users_del AFTER DELETE ON users_user "
+    "FOR EACH ROW EXECUTE FUNCTION users_seatcount_users()",
+    "CREATE OR REPLACE TRIGGER users_seatcount_users_upd "
+    "AFTER UPDATE OF deleted_at, organization_id ON users_user FOR EACH ROW "
+    "WHEN (OLD.deleted_at IS DISTINCT FROM NEW.deleted_at "
+    "OR OLD.organization_id IS DISTINCT FROM NEW.organization_id) "
+    "EXECUTE FUNCTION users_seatcount_users()",
+    "CREATE OR REPLACE TRIGGER users_seatcount_grants_ins AFTER INSERT "
+    "ON permissions_servicegrant FOR EACH ROW EXECUTE FUNCTION users_seatcount_grants()",
+    "CREATE OR REPLACE TRIGGER users_seatcount_grants_del AFTER DELETE "
+    "ON permissions_servicegrant FOR EACH ROW EXECUTE FUNCTION users_seatcount_grants()",
+    "CREATE OR REPLACE TRIGGER users_seatcount_grants_upd "
+    "AFTER UPDATE OF service, organization_id, user_id ON permissions_servicegrant "
+    "FOR EACH ROW WHEN (OLD.service IS DISTINCT FROM NEW.service "
+    "OR OLD.organization_id IS DISTINCT FROM NEW.organization_id "
+    "OR OLD.user_id IS DISTINCT FROM NEW.user_id) EXECUTE FUNCTION users_seatcount_grants()",
+]
+
+
+def _add(org: str, code: str) -> str:
+    return (
+        "INSERT INTO users_seatcount (organization_id, code, used) "
+        f"VALUES ({org}, {code}, 1) "
+        "ON CONFLICT (organization_id, code) DO UPDATE SET used = used + 1;"
+    )
+
+
+def _remove(org: str, code: str) -> str:
+    return (
+        f"UPDATE users_seatcount SET used = used - 1 WHERE organization_id = {org} "
+        f"AND code = {code};"
+    )
+
+
+def _services(sign: str, row: str) -> str:
+    return (
+        f"UPDATE users_user SET service_count = service_count {sign} 1 "
+        f"WHERE id = {row}.user_id AND {row}.service NOT IN {LEVELED};"
+    )
+
+
+_SQLITE = [
+    "CREATE TRIGGER IF NOT EXISTS users_seatcount_users_ins AFTER INSERT ON users_user "
+    "WHEN NEW.deleted_at IS NULL BEGIN " + _add("NEW.organization_id", "'users'") + " END",
+    "CREATE TRIGGER IF NOT EXISTS users_seatcount_users_del AFTER DELETE ON users_user "
+    "WHEN OLD.deleted_at IS NULL BEGIN " + _remove("OLD.organization_id", "'users'") + " END",
+    "CREATE TRIGGER IF NOT EXISTS users_seatcount_users_upd_old "
+    "AFTER UPDATE OF deleted_at, organization_id ON users_user "
+    "WHEN OLD.deleted_at IS NULL AND (NEW.deleted_at IS NOT NULL "
+    "OR OLD.organization_id IS NOT NEW.organization_id) BEGIN "
+    + _remove("OLD.organization_id", "'users'")
+    + " END",
+    "CREATE TRIGGER IF NOT EXISTS users_seatcount_users_upd_new "
+    "AFTER UPDATE OF deleted_at, organization_id ON users_user "
+    "WHEN NEW.deleted_at IS NULL AND (OLD.deleted_at IS NOT NULL "
+    "OR OLD.organization_id IS NOT NEW.organization_id) BEGIN "
+    + _add("NEW.organization_id", "'users'")
+    + " END",
+    "CREATE TRIGGER IF NOT EXISTS users_seatcount_grants_ins AFTER INSERT "
+    "ON permissions_servicegrant BEGIN "
+    + _add("NEW.organization_id", "NEW.service")
+    + " "
+    + _services("+", "NEW")
+    + " END",
+    "CREATE TRIGGER IF NOT EXISTS users_seatcount_grants_del AFTER DELETE "
+    "ON permissions_servicegrant BEGIN "
+    + _remove("OLD.organization_id", "OLD.service")
+    + " "
+    + _services("-", "OLD")
+    + " END",
+    "CREATE TRIGGER IF NOT EXISTS users_seatcount_grants_upd "
+    "AFTER UPDATE OF service, organization_id, user_id ON permissions_servicegrant "
+    "WHEN OLD.service IS NOT NEW.service OR OLD.organization_id IS NOT NEW.organization_id "
+    "OR OLD.user_id IS NOT NEW.user_id BEGIN "
+    + _remove("OLD.organization_id", "OLD.service")
+    + " "
+    + _services("-", "OLD")
+    + " "
+    + _add("NEW.organization_id", "NEW.service")
+    + " "
+    + _services("+", "NEW")
+    + " END",
+]
+
+TRIGGER_NAMES = {
+    "postgresql": [
+        "users_seatcount_users_ins",
+        "users_seatcount_users_del",
+        "users_seatcount_users_upd",
+        "users_seatcount_grants_ins",
+        "users_seatcount_grants_del",
+        "users_seatcount_grants_upd",
+    ],
+    "sqlite": [
+        "users_seatcount_users_ins",
+        "users_seatcount_users_del",
+        "users_seatcount_users_upd_old",
+        "users_seatcount_users_upd_new",
+        "users_seatcount_grants_ins",
+        "users_seatcount_grants_del",
+        "users_seatcount_grants_upd",
+    ],
+}
+
+RECOUNT = [
+    "DELETE FROM users_seatcount",
+    "INSERT INTO users_seatcount (organization_id, code, used) "
+    "SELECT organization_id, 'users', COUNT(*) FROM users_user WHERE deleted_at IS NULL "
+    "GROUP BY organization_id",
+    "INSERT INTO users_seatcount (organization_id, code, used) "
+    "SELECT organization_id, service, COUNT(*) FROM permissions_servicegrant "
+    "GROUP BY organization_id, service",
+    "UPDATE users_user SET service_count = (SELECT COUNT(*) FROM permissions_servicegrant g "
+    f"WHERE g.user_id = users_user.id AND g.service NOT IN {LEVELED})",
+]
+
+
+def install(connection) -> None:
+    statements = {"postgresql": _PG, "sqlite": _SQLITE}.get(connection.vendor)
+    if statements is None:
+        raise NotImplementedError(f"counter triggers are not written for {connection.vendor}")
+    with connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql)
+
+
+def installed(connection) -> set[str]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def recount(connection) -> None:
+    """Rebuild every counter from the rows (after a restore, or to check the triggers)."""
+    with connection.cursor() as cursor:
+        for sql in RECOUNT:
+            cursor.execute(sql)
+
+
+def uninstall(connection) -> None:
+    with connection.cursor() as cursor:
+        for name in TRIGGER_NAMES[connection.vendor]:
+            table = "users_user" if "_users_" in name else "permissions_servicegrant"
+            suffix = f" ON {table}" if connection.vendor == "postgresql" else ""
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name}{suffix}")
