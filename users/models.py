@@ -134,7 +134,7 @@ class User(AbstractBaseUser):
     # How many services the User List shows as granted (those without levels): kept by a
     # database trigger on permissions_servicegrant (migration users 0006) so the list can sort
     # on it through an index. Never written by Django (see save()).
-    service_count = models.PositiveSmallIntegerField(default=0, editable=False)
+    service_count = models.PositiveSmallIntegerField(db_default=0, editable=False)
 
     objects = UserManager()
     all_objects = AllUsersManager()
