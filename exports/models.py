@@ -48,6 +48,8 @@ class ImportJob(models.Model):
     # deleted (on download or at expiry). Never logged or audited.
     generated_passwords = models.JSONField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The confirming admin's address, for the audit records the background apply writes.
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["expires_at"], name="importjob_expiry_idx")]

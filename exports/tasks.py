@@ -63,7 +63,11 @@ def _run(job: ImportJob) -> None:
             encoding=job.encoding,
             admin=job.admin,
             language=job.language,
-            actor=Actor(user=job.admin, label=f"{job.admin.login_id} (CSV import)"),
+            actor=Actor(
+                user=job.admin,
+                label=f"{job.admin.login_id} (CSV import)",
+                ip_address=job.ip_address,
+            ),
             progress=progress,
             on_write=lambda: ImportJob.objects.filter(pk=job.pk).update(phase="writing"),
         )

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.models import AuditEvent
-from audit.services import Actor, audit_record
+from audit.services import Actor, audit_record, client_ip
 from users.access import admin_required
 from users.filters import UserFilterForm, list_params, query_string
 
@@ -242,7 +242,9 @@ def import_apply(request: HttpRequest, job_id) -> HttpResponse:
     job = _get_job(request, job_id)
     with transaction.atomic():
         updated = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.VALIDATED).update(
-            status=ImportJob.Status.QUEUED, expires_at=timezone.now() + IMPORT_TTL
+            status=ImportJob.Status.QUEUED,
+            expires_at=timezone.now() + IMPORT_TTL,
+            ip_address=client_ip(request),
         )
         if updated:
             transaction.on_commit(lambda: apply_import.enqueue(str(job.pk)))

@@ -43,12 +43,15 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "miitel_admin.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "miitel_admin.middleware.RequestSizeLimitMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before the CSRF check, which would read (and spool) a whole oversized upload; after the
+    # headers and the language, so the 413 page is translated and carries every header.
+    "miitel_admin.middleware.RequestSizeLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "users.middleware.SessionTimeoutMiddleware",
@@ -56,7 +59,6 @@ MIDDLEWARE = [
     "users.middleware.ForcedPasswordChangeMiddleware",
     "users.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # axes last, as its documentation asks: it turns a lockout into its response.
     "axes.middleware.AxesMiddleware",
 ]

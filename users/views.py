@@ -51,7 +51,8 @@ class LoginView(auth_views.LoginView):
         return response
 
     def form_invalid(self, form):
-        if form.data.get("username"):
+        # A locked-out attempt checked no password: django-axes records the lockout instead.
+        if form.data.get("username") and not getattr(self.request, "axes_locked_out", False):
             username = str(form.data.get("username"))[:300].replace("\x00", "")
             target = (
                 User.objects.filter(login_id_key=username.strip().lower())

@@ -23,14 +23,14 @@ from tests.analytics.factories import (
     MeetingFactory,
     MeetingParticipantFactory,
 )
-from tests.factories import PASSWORD, AdminFactory, GrantFactory, UserFactory
+from tests.factories import PASSWORD, GrantFactory, UserFactory
 from users.models import Contract, User, UserSession
 
 NEW_PASSWORD = "Qv7#mZp2Lx9w"
 IMPORT_CSV = (
-    "Login ID,User name,Locale,Time zone,Administrative privileges,Active\r\n"
-    "imported@a.example.com,Imported User,0,Asia/Tokyo,0,1\r\n"
-).encode()
+    b"Login ID,User name,Locale,Time zone,Administrative privileges,Active\r\n"
+    b"imported@a.example.com,Imported User,0,Asia/Tokyo,0,1\r\n"
+)
 
 
 def client_for(user, **kwargs) -> Client:
@@ -173,12 +173,26 @@ def request(client: Client, method: str, url: str, data: dict | None = None, **e
 
 
 def consume(response) -> bytes:
-    """The whole body (a streamed one too, which also releases what the stream holds)."""
+    """The whole body (a streamed one too: the test client closes it at the end, which also
+    releases what the stream holds)."""
     if getattr(response, "streaming", False):
-        data = b"".join(response.streaming_content)
-        response.close()
-        return data
+        return b"".join(response.streaming_content)
     return response.content
+
+
+def close(response) -> None:
+    """Close a response as the server does when the client goes away mid-download. As the
+    test client does for its own requests, the test's database connection stays open through
+    the request_finished signal that closing sends."""
+    from contextlib import ExitStack
+    from unittest import mock
+
+    from django.db import connections
+
+    with ExitStack() as stack:
+        for conn in connections.all(initialized_only=True):
+            stack.enter_context(mock.patch.object(conn, "close_if_unusable_or_obsolete"))
+        response.close()
 
 
 # --- What a request may not change --------------------------------------------------------------
@@ -208,8 +222,3 @@ def dump() -> str:
     out = io.StringIO()
     json.dump({k: _rows(v) for k, v in tables.items()}, out, default=str, sort_keys=True)
     return out.getvalue()
-
-
-@pytest.fixture
-def second_admin_a(org_a):
-    return AdminFactory(organization=org_a, login_id="admin2@a.example.com", name="Admin A Two")

@@ -199,11 +199,12 @@ def test_lists_and_filters_of_another_organization_show_none_of_its_rows(world, 
     client = client_for(world["admin_b"])
     a = world
     foreign_filters = {
-        "q": a["target_a"].login_id,
+        # A fragment of A's login IDs (the pages echo the term typed, never a whole row of A).
+        "q": "@a.example",
         "user": a["target_a"].pk,
         "host": a["target_a"].pk,
         "participant": a["inactive_a"].pk,
-        "target": a["target_a"].login_id,
+        "target": "@a.example",
     }
     markers = [
         a["target_a"].login_id,
@@ -233,7 +234,9 @@ def test_lists_and_filters_of_another_organization_show_none_of_its_rows(world, 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("name", "method"), WRONG_METHODS)
 def test_every_method_outside_the_policy_answers_405(world, name, method):
-    client = client_for(world["admin_a"])
+    # As someone the URL is for: public URLs anonymously (the sign-in page sends a signed-in
+    # visitor home whatever the method), the others as an admin.
+    client = Client() if POLICY[name].access == PUBLIC else client_for(world["admin_a"])
     url = url_of(name, world)
     before = dump()
 
@@ -289,8 +292,21 @@ def test_get_on_a_state_changing_url_changes_nothing(world, name):
 # --- 7. Static review: no CSRF exemption, no unescaped output, no raw SQL -----------------------
 
 FORBIDDEN = ("csrf_exempt", "mark_safe", "|safe", ".extra(", "RawSQL(", ".raw(", "format_html(")
-# Reviewed uses, as (path, needle): why each is safe. Empty: nothing needs an exemption today.
-ALLOWLIST: dict[tuple[str, str], str] = {}
+# Reviewed uses: (path, needle) -> (how many, why each is safe). A further use in the same file
+# changes the count and fails the test until it is reviewed too.
+ALLOWLIST: dict[tuple[str, str], tuple[int, str]] = {
+    ("users/presenters.py", "mark_safe"): (
+        2,  # the import and the one call
+        "User List rows built in one pass (docs/benchmarks.md): every per-user value (name, "
+        "login ID, extension, the ?next= query) goes through escape() or format_html() before "
+        "the single mark_safe of the joined rows; test_input_fuzz.py renders users named with "
+        "markup through it and finds them escaped",
+    ),
+    ("users/presenters.py", "format_html("): (
+        6,  # five calls and the closing comment
+        "constant templates; format_html escapes every argument",
+    ),
+}
 
 
 def _source_files() -> list[Path]:
@@ -314,12 +330,13 @@ def test_no_csrf_exemption_unescaped_output_or_raw_sql_in_the_source():
     found = []
     for path in _source_files():
         text = path.read_text(encoding="utf-8")
+        relative = path.relative_to(ROOT).as_posix()
         for needle in FORBIDDEN:
-            if needle in text:
-                key = (path.relative_to(ROOT).as_posix(), needle)
-                if key not in ALLOWLIST:
-                    found.append(key)
+            count = text.count(needle)
+            allowed, _reason = ALLOWLIST.get((relative, needle), (0, ""))
+            if count != allowed:
+                found.append((relative, needle, count))
         # {% autoescape off %} switches escaping off for a whole block.
         if re.search(r"{%\s*autoescape\s+off\s*%}", text):
-            found.append((path.relative_to(ROOT).as_posix(), "autoescape off"))
+            found.append((relative, "autoescape off", 1))
     assert found == []
