@@ -209,8 +209,9 @@ def login_lookup(rounds: int) -> list[Result]:
     import statistics
 
     key = "bench-admin@l.bench.example.com"
-    ours_qs = User.objects.filter(login_id_key=key)[:1]
-    iexact_qs = User.all_objects.filter(login_id__iexact=key.upper())[:1]
+    # Every match, as a uniqueness check needs (no LIMIT that a lucky early row would end).
+    ours_qs = User.objects.filter(login_id_key=key).values("pk")
+    iexact_qs = User.all_objects.filter(login_id__iexact=key.upper()).values("pk")
     samples = {"normalised key (index)": [], "login_id__iexact": []}
     for _ in range(rounds):
         samples["normalised key (index)"].append(sql_ms(ours_qs))
@@ -253,9 +254,39 @@ def hashing(rounds: int) -> list[Result]:
     return [r]
 
 
+def _statements(ctx) -> int:
+    control = ("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT")
+    return sum(1 for q in ctx.captured_queries if not q["sql"].startswith(control))
+
+
 def delete_user(rounds: int) -> list[Result]:
     heavy = User.objects.get(login_id_key="heavy@s.bench.example.com")
+    typical = User.objects.filter(organization=heavy.organization).exclude(pk=heavy.pk).first()
+    with connection.cursor() as cursor:
+        # The impact screen reads index-only: make the visibility map current first (the delete
+        # rounds below, rolled back, clear it again for these rows).
+        cursor.execute("VACUUM ANALYZE analytics_callrecord, analytics_byuserdaily")
     impact = deletion_impact(user=heavy)
+    typical_impact = deletion_impact(user=typical)
+
+    t = Result("Impact screen counts (deletion_impact(): one query)")
+    t.values = compare(
+        {
+            f"user with {typical_impact['call_records']:,} calls, "
+            f"{typical_impact['by_user_rows']:,} By-user rows": lambda: deletion_impact(
+                user=typical
+            ),
+            f"user with {impact['call_records']:,} calls, "
+            f"{impact['by_user_rows']:,} By-user rows": lambda: deletion_impact(user=heavy),
+        },
+        rounds=rounds,
+    )
+    with CaptureQueriesContext(connection) as ctx:
+        deletion_impact(user=heavy)
+    t.extra["queries"] = str(_statements(ctx))
+    t.target = "≤ 20 ms for a typical user; one query"
+    t.met = next(iter(t.values.values())) <= 20 and _statements(ctx) == 1
+
     actor = Actor.operator("bench")
 
     def ours():
@@ -280,20 +311,19 @@ def delete_user(rounds: int) -> list[Result]:
         f"{impact['by_user_rows']:,} By-user rows"
     )
     r.values = compare(
-        {"this project (tombstone)": ours, "naive SET_NULL update": naive}, rounds=rounds, warmup=1
+        {"this project (tombstone)": ours, "naive SET_NULL update": naive},
+        rounds=max(rounds - 2, 3),
+        warmup=1,
     )
     r.baseline, r.candidate = "naive SET_NULL update", "this project (tombstone)"
     with CaptureQueriesContext(connection) as ctx:
         ours()
-    r.extra["queries"] = str(len(ctx.captured_queries))
-    r.target = "well under a second; far below the naive update"
-    r.met = r.values["this project (tombstone)"] < 1000 and r.ratio() > 1
-
-    t = Result("Impact screen counts for that user (one query)")
-    t.values = compare({"deletion_impact()": lambda: deletion_impact(user=heavy)}, rounds=rounds)
-    t.target = "≤ 20 ms, ≤ 8 queries"
-    t.met = t.values["deletion_impact()"] <= 20
-    return [r, t]
+    r.extra["SQL statements (without BEGIN/SAVEPOINT)"] = str(_statements(ctx))
+    r.target = "well under a second; far below the naive update; ≤ 12 statements"
+    r.met = (
+        r.values["this project (tombstone)"] < 1000 and r.ratio() > 10 and _statements(ctx) <= 12
+    )
+    return [t, r]
 
 
 def export(rounds: int) -> list[Result]:

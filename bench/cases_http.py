@@ -51,9 +51,9 @@ def gunicorn(port: int, **env_extra):
         deadline = time.time() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
                     break
-            except (urllib.error.URLError, ConnectionError):
+            except OSError:  # refused, reset or timed out while the workers boot
                 if time.time() > deadline or proc.poll() is not None:
                     raise RuntimeError(Path(log.name).read_text()[-2000:]) from None
                 time.sleep(0.3)

@@ -44,6 +44,9 @@ def fits_encoding(text: str, encoding: str) -> bool:
 RISKY_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+_FIRST_CHARS = frozenset({*(c[0] for c in RISKY_STARTS), "'"})
+
+
 def _needs_quote(value: str) -> bool:
     # A value starting with ' followed by what would need one gets one more, so that restore()
     # undoes exactly what neutralise() did and every value round-trips.
@@ -153,45 +156,83 @@ def header_row(columns: list[Column], language: str) -> list[str]:
     return [c.label(language) for c in columns]
 
 
+_USER_KEYS = ("login_id", "name", "extension", "locale", "time_zone", catalog.ADMIN)
+_TAIL_KEYS = [catalog.MEETING_ACCESS, "is_active"]
+
+
+def flag_codes(columns: list[Column]) -> list[str]:
+    """The service codes exported as 1/0 flags, in column order."""
+    keys = [c.key for c in columns]
+    if tuple(keys[: len(_USER_KEYS)]) != _USER_KEYS or keys[-2:] != _TAIL_KEYS:
+        raise ValueError(f"unexpected column layout: {keys}")
+    return keys[len(_USER_KEYS) : -2]
+
+
+def row_maker(columns: list[Column]):
+    """A function (login_id, name, extension, locale, time_zone, role, is_active, ...), flags
+    -> the row's cells, where `flags` is "1"/"0" per flag_codes() then ":" and the Edit meeting
+    access level. The layout is checked once here, so a row is a few list operations rather
+    than one call per cell (100,000 users are 1.7 million cells)."""
+    flag_codes(columns)
+    locale_codes, access_codes = LOCALE_CODES, MEETING_ACCESS_CODES
+    none = catalog.MEETING_ACCESS_NONE
+
+    def make(user: tuple, flags: str) -> list[str]:
+        login_id, name, extension, locale, time_zone, role, active = user[:7]
+        bits, _, level = flags.partition(":")
+        return [
+            login_id,
+            name,
+            extension or "",
+            locale_codes.get(locale, locale),
+            time_zone,
+            "1" if role == "admin" else "0",
+            *bits,
+            access_codes[level or none],
+            "1" if active else "0",
+        ]
+
+    return make
+
+
+def grant_flags(columns: list[Column], grants: dict[str, str]) -> str:
+    """The `flags` string row_maker() reads, from a {code: level} dict."""
+    bits = "".join("1" if code in grants else "0" for code in flag_codes(columns))
+    return f"{bits}:{grants.get(catalog.MEETING_ACCESS, '')}"
+
+
 def user_row(user: dict, grants: dict[str, str], columns: list[Column]) -> list[str]:
-    """`user`: login_id, name, extension, locale, time_zone, role, is_active."""
-    cells = []
-    for col in columns:
-        key = col.key
-        if key == "locale":
-            cells.append(LOCALE_CODES.get(user["locale"], user["locale"]))
-        elif key == "is_active":
-            cells.append("1" if user["is_active"] else "0")
-        elif key == catalog.ADMIN:
-            cells.append("1" if user["role"] == "admin" else "0")
-        elif key == catalog.MEETING_ACCESS:
-            cells.append(MEETING_ACCESS_CODES[grants.get(key) or catalog.MEETING_ACCESS_NONE])
-        elif key in catalog.BY_CODE:
-            cells.append("1" if key in grants else "0")
-        else:
-            cells.append(str(user.get(key) or ""))
-    return cells
+    """One user's cells. `user`: login_id, name, extension, locale, time_zone, role,
+    is_active."""
+    fields = ("login_id", "name", "extension", "locale", "time_zone", "role", "is_active")
+    return row_maker(columns)(tuple(user[f] for f in fields), grant_flags(columns, grants))
 
 
 # --- Writing ------------------------------------------------------------------------------------
-
-
-class _Line:
-    """A file-like that hands back what csv.writer writes (one row at a time)."""
-
-    def write(self, text: str) -> str:
-        return text
 
 
 def encode_rows(rows: Iterable[list[str]], encoding: str) -> Iterator[bytes]:
     """CSV bytes, one chunk per row: RFC 4180 quoting, CRLF line ends, the BOM (utf-8-sig)
     once at the very start, every cell formula-neutralised. Rows must already fit the
     encoding (check with fits_encoding first): an unencodable cell raises, never mangles."""
-    writer = csv.writer(_Line(), lineterminator="\r\n")
+    return encode_batches(([row] for row in rows), encoding)
+
+
+def encode_batches(batches: Iterable[list[list[str]]], encoding: str) -> Iterator[bytes]:
+    """encode_rows() for rows that come in batches: one chunk of bytes per batch."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
     codec = CODECS[encoding]
     encoder = codecs.getincrementalencoder(codec)("strict")
-    for row in rows:
-        yield encoder.encode(writer.writerow([neutralise(cell) for cell in row]))
+    risky = _FIRST_CHARS
+    for batch in batches:
+        # Most cells cannot be a formula: test the first character before anything else.
+        writer.writerows([[neutralise(c) if c[:1] in risky else c for c in row] for row in batch])
+        chunk = encoder.encode(buffer.getvalue())
+        buffer.seek(0)
+        buffer.truncate()
+        if chunk:
+            yield chunk
     tail = encoder.encode("", final=True)
     if tail:
         yield tail

@@ -113,8 +113,7 @@ def with_grants(qs: QuerySet[User]) -> QuerySet[User]:
 def parse_grants(codes: str | None) -> dict[str, str]:
     if not codes:
         return {}
-    pairs = (item.partition("=") for item in codes.split(","))
-    return {code: level for code, _, level in pairs}
+    return dict(item.split("=", 1) for item in codes.split(","))
 
 
 @dataclass(frozen=True)
