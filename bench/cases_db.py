@@ -414,7 +414,7 @@ def import_users(rounds: int, size: int = 10_000) -> list[Result]:
         [
             f"import{i:05d}@s.bench.example.com",
             f"インポート 太郎{i}",
-            f"Imp0rt-pass-{i:05d}",
+            f"Tq7-{i * 7919 % 99991:05d}-Bz",
             "0",
             "1",
         ]
