@@ -627,16 +627,18 @@ def _write(organization, report, actor, hashed, generated) -> ApplyResult:
             check_limits=False,
             audit_before=before[row.user_id] if row.user_id in moving else None,
         )
-    for row in adds:
-        services.user_create(
-            actor=actor,
-            organization=organization,
-            password="",
-            password_hash=encoded(row),
-            grants=row.grants,
-            check_limits=False,
-            **{k: row.data[k] for k in USER_FIELDS},
-        )
+    services.users_bulk_create(
+        actor=actor,
+        organization=organization,
+        users=[
+            {
+                **{k: row.data[k] for k in USER_FIELDS},
+                "password_hash": encoded(row),
+                "grants": row.grants,
+            }
+            for row in adds
+        ],
+    )
     for row in adds:
         key = normalize_login_id(row.login_id)
         if key in generated:

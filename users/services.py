@@ -292,6 +292,68 @@ def user_create(
     return user
 
 
+def users_bulk_create(
+    *, actor: Actor, organization: Organization, users: list[dict], batch_size: int = 1000
+) -> list[User]:
+    """Add many users at once: the CSV import's add rows, already validated as a whole file
+    (every field rule, the contract, seats, duplicates) under the contract lock the caller
+    holds. Each dict: the fields of user_create(), `password_hash` and `grants`.
+
+    The same rows, grants and one audit record per user as user_create() writes, with three
+    bulk inserts instead of a dozen statements per user (10,000 users: seconds, not minutes).
+    The database still enforces login ID and extension uniqueness."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("users_bulk_create() must run inside the import's transaction")
+    created: list[User] = []
+    for start in range(0, len(users), batch_size):
+        chunk = users[start : start + batch_size]
+        objs = [
+            User(
+                organization=organization,
+                login_id=u["login_id"],
+                login_id_key=normalize_login_id(u["login_id"]),
+                name=u["name"],
+                locale=u["locale"],
+                time_zone=u["time_zone"],
+                role=u["role"],
+                extension=u["extension"],
+                is_active=u["is_active"],
+                must_change_password=True,
+                password=u["password_hash"],
+            )
+            for u in chunk
+        ]
+        objs = User.objects.bulk_create(objs)
+        grants = []
+        events = []
+        for user, u in zip(objs, chunk, strict=True):
+            desired = grants_normalize(u["grants"])
+            grants += [
+                ServiceGrant(organization=organization, user=user, service=code, level=level)
+                for code, level in desired.items()
+            ]
+            snapshot = _user_snapshot(user)
+            events.append(
+                AuditEvent(
+                    organization=organization,
+                    actor=actor.user,
+                    actor_label=actor.label[:300],
+                    action=AuditEvent.Action.USER_CREATE,
+                    target=user,
+                    target_label=user.login_id[:300],
+                    changes={
+                        **{k: [None, v] for k, v in snapshot.items()},
+                        "services": [None, grants_summary(desired)],
+                    },
+                    ip_address=actor.ip_address,
+                )
+            )
+        ServiceGrant.objects.bulk_create(grants)
+        AuditEvent.objects.bulk_create(events)
+        created += objs
+    return created
+
+
 _UPDATABLE = ("login_id", "name", "locale", "time_zone", "role", "extension", "is_active")
 
 

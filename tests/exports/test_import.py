@@ -1187,17 +1187,19 @@ def test_a_row_that_becomes_invalid_after_the_dry_run_fails_the_whole_apply(
     assert "This login ID is already in use." in html
 
 
-def _fail_on_call(monkeypatch, number: int) -> list[int]:
+def _fail_on_call(monkeypatch) -> list[int]:
+    """Fail while the new users' audit records are written: after the updates and after the new
+    users and their grants are in the database, so everything must be rolled back."""
     calls = []
-    original = user_services.user_create
+    manager = AuditEvent.objects
+    original = manager.bulk_create
 
-    def failing(**kwargs):
-        calls.append(1)
-        if len(calls) == number:
-            raise RuntimeError("disk full")
-        return original(**kwargs)
+    def failing(objs, *args, **kwargs):
+        calls.append(len(list(objs)))
+        raise RuntimeError("disk full")
 
-    monkeypatch.setattr(user_services, "user_create", failing)
+    monkeypatch.setattr(manager, "bulk_create", failing)
+    assert original is not None
     return calls
 
 
@@ -1219,10 +1221,10 @@ def test_a_failure_in_the_middle_of_apply_file_writes_nothing(org_a, admin_a, mo
     assert report.counts == {"add": 200, "update": 5, "unchanged": 0, "error": 0}
     before = dump()
     audit_before = AuditEvent.objects.count()
-    calls = _fail_on_call(monkeypatch, 150)
+    calls = _fail_on_call(monkeypatch)
     with pytest.raises(RuntimeError, match="disk full"):
         apply(org_a, report, admin_a)
-    assert len(calls) == 150
+    assert calls == [200]
     assert dump() == before
     assert AuditEvent.objects.count() == audit_before
 
@@ -1236,11 +1238,11 @@ def test_a_failure_in_the_middle_of_the_apply_task_writes_nothing(org_a, admin_a
     assert job.status == ImportJob.Status.VALIDATED
     before = dump()
     audit_before = AuditEvent.objects.count()
-    calls = _fail_on_call(monkeypatch, 150)
+    calls = _fail_on_call(monkeypatch)
     response = client.post(apply_url(job))
     assert response.status_code == 302
     job.refresh_from_db()
-    assert len(calls) == 150
+    assert calls == [200]
     assert job.status == ImportJob.Status.FAILED
     assert job.result == {"error": "internal"}
     assert job.content is None
