@@ -543,13 +543,17 @@ def apply_file(
        row in one transaction: the final state was checked as a whole, so the rows are written
        without their one-by-one limit checks (a seat or an extension may move between users in
        the same file), in an order the database constraints accept."""
-    report = validate_file(
-        organization=organization,
-        data=data,
-        encoding=encoding,
-        acting_user=admin,
-        language=language,
-    )
+
+    def check() -> Report:
+        return validate_file(
+            organization=organization,
+            data=data,
+            encoding=encoding,
+            acting_user=admin,
+            language=language,
+        )
+
+    report = check()
     if not report.ok:
         return report, None
     passwords: dict[str, str] = {}
@@ -559,11 +563,7 @@ def apply_file(
         if row.password:
             passwords[key] = row.password
         elif row.status == ADD:
-            generated[key] = passwords[key] = services.generate_temporary_password(
-                User(
-                    organization=organization, login_id=row.data["login_id"], name=row.data["name"]
-                )
-            )
+            generated[key] = passwords[key] = _generated_password(organization, row)
     keys = list(passwords)
     if progress:
         progress(0, len(keys))
@@ -581,17 +581,17 @@ def apply_file(
         on_write()
     with transaction.atomic():
         contract_lock(organization)
-        report = validate_file(
-            organization=organization,
-            data=data,
-            encoding=encoding,
-            acting_user=admin,
-            language=language,
-        )
+        report = check()
         if not report.ok:
             return report, None
         result = _write(organization, report, actor, hashed, generated)
     return report, result
+
+
+def _generated_password(organization, row: RowResult) -> str:
+    return services.generate_temporary_password(
+        User(organization=organization, login_id=row.data["login_id"], name=row.data["name"])
+    )
 
 
 def _write(organization, report, actor, hashed, generated) -> ApplyResult:
@@ -604,11 +604,7 @@ def _write(organization, report, actor, hashed, generated) -> ApplyResult:
         if key in hashed:
             return hashed[key]
         if row.status == ADD:  # became an add after the first pass: generate now
-            generated[key] = services.generate_temporary_password(
-                User(
-                    organization=organization, login_id=row.data["login_id"], name=row.data["name"]
-                )
-            )
+            generated[key] = _generated_password(organization, row)
             return make_password(generated[key])
         return None
 

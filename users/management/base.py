@@ -127,3 +127,19 @@ def parse_limits(items: list[str] | None) -> dict[str, int] | None:
 
 def is_tty(stream) -> bool:
     return hasattr(stream, "isatty") and stream.isatty() and sys.stdin.isatty()
+
+
+def form_and_services(form, services_text: str | None, names: dict[str, str]):
+    """Validate a user form and a --services value together, so that every problem of both
+    is reported at once; return the parsed grants (None when --services was not given)."""
+    problems = []
+    try:
+        grants = parse_services(services_text)
+    except CommandError as error:
+        problems.append(str(error))
+        grants = None
+    if not form.is_valid():
+        problems = form_error_lines(form, names) + problems
+    if problems:
+        raise fail(problems)
+    return grants

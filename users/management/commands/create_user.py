@@ -1,5 +1,4 @@
 from django.core.exceptions import ValidationError
-from django.core.management.base import CommandError
 
 from permissions import catalog
 from users import services
@@ -8,8 +7,7 @@ from users.management.base import (
     OperatorCommand,
     error_lines,
     fail,
-    form_error_lines,
-    parse_services,
+    form_and_services,
 )
 from users.models import User
 
@@ -63,16 +61,7 @@ class Command(OperatorCommand):
             },
             organization=organization,
         )
-        problems = []
-        try:
-            grants = parse_services(options["services"]) or {}
-        except CommandError as error:
-            problems.append(str(error))
-            grants = {}
-        if not form.is_valid():
-            problems = form_error_lines(form, NAMES) + problems
-        if problems:
-            raise fail(problems)
+        grants = form_and_services(form, options["services"], NAMES) or {}
         try:
             user = services.user_create(
                 actor=self.actor(),

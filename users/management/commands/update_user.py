@@ -1,5 +1,4 @@
 from django.core.exceptions import ValidationError
-from django.core.management.base import CommandError
 
 from users import services
 from users.forms import UserForm
@@ -7,8 +6,7 @@ from users.management.base import (
     OperatorCommand,
     error_lines,
     fail,
-    form_error_lines,
-    parse_services,
+    form_and_services,
 )
 from users.models import User
 
@@ -57,16 +55,7 @@ class Command(OperatorCommand):
         if user.is_active:
             data["is_active"] = "on"
         form = UserForm(data, organization=organization, instance=user)
-        problems = []
-        try:
-            grants = parse_services(options["services"])
-        except CommandError as error:
-            problems.append(str(error))
-            grants = None
-        if not form.is_valid():
-            problems = form_error_lines(form, NAMES) + problems
-        if problems:
-            raise fail(problems)
+        grants = form_and_services(form, options["services"], NAMES)
         try:
             changes = services.user_update(
                 actor=self.actor(),
