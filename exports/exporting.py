@@ -2,7 +2,9 @@
 server-side cursor with each user's grants in the same query (no query per row)."""
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from permissions import catalog
@@ -58,6 +60,15 @@ def export_batches(
     make_row = csv_format.row_maker(columns)
     yield [csv_format.header_row(columns, language)]
     rows = selectors.with_grants(qs).values_list(*EXPORT_FIELDS, "grant_codes")
+    # On PostgreSQL, inside a transaction Django's server-side cursor streams; outside one
+    # (autocommit) PostgreSQL builds the whole result of a WITH HOLD cursor before the first
+    # row. (SQLite has no server-side cursors, and its transactions here take the write lock.)
+    streaming = transaction.atomic() if connection.vendor == "postgresql" else nullcontext()
+    with streaming:
+        yield from _batches(rows, codes, make_row)
+
+
+def _batches(rows, codes, make_row) -> Iterator[list[list[str]]]:
     # grant_codes is "code=level,code=level": substring tests on ",code=" (codes are never a
     # prefix of one another after the "=") beat building a dict per user.
     needles = [f",{code}=" for code in codes]

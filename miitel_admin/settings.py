@@ -107,6 +107,11 @@ def _tune_database(db: dict) -> dict:
     elif db["ENGINE"] == "django.db.backends.postgresql":
         db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
         db["CONN_HEALTH_CHECKS"] = True
+        # PostgreSQL's JIT compiles any query it estimates as costly: a 100,000-row export's
+        # cursor spent a second compiling before its first row (docs/performance.md). The
+        # app's queries are index scans that JIT does not speed up.
+        options = db.setdefault("OPTIONS", {})
+        options["options"] = (options.get("options", "") + " -c jit=off").strip()
         # Server-side cursors stream exports; they break behind a transaction pooler.
         db["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False)
     return db
