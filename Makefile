@@ -75,7 +75,7 @@ node_modules/.installed: package.json package-lock.json
 
 pytest: install messages node_modules/.installed
 	@mkdir -p var test-artifacts
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 test: lint pytest
 
