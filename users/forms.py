@@ -145,7 +145,6 @@ class UserForm(forms.Form):
                 "must change it at next sign-in, and is signed out everywhere now."
             )
         contract = organization.contract
-        self.service_fields: list[str] = []
         for service in catalog.GRANTABLE:
             if not contract.has_service(service.code):
                 continue
@@ -165,7 +164,6 @@ class UserForm(forms.Form):
                 }
             if service.seat_limited and contract.seat_limit(service.code) is not None:
                 self.fields[name].help_text = _("Limited to the seats in your contract.")
-            self.service_fields.append(name)
         name_field_errors(self)
 
     def _post_clean(self):

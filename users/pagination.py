@@ -8,7 +8,7 @@
   OFFSET would read and throw away every row before it (quality.md B.1: 34 ms vs 0.3 ms).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.core import signing
 from django.db.models import F, QuerySet
@@ -30,7 +30,6 @@ class Page:
     next_cursor: str | None = None
     prev_cursor: str | None = None
     has_more: bool = False
-    links: list = field(default_factory=list)
 
     @property
     def num_pages(self) -> int:

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.models import AuditEvent
-from audit.services import Actor, audit_record
+from audit.services import Actor, audit_record, client_ip
 from permissions.services import grants_of
 
 from . import access, selectors, services
@@ -60,7 +60,7 @@ class LoginView(auth_views.LoginView):
                 .first()
             )
             audit_record(
-                actor=Actor(user=None, label="anonymous", ip_address=_ip(self.request)),
+                actor=Actor(user=None, label="anonymous", ip_address=client_ip(self.request)),
                 action=AuditEvent.Action.LOGIN_FAILED,
                 outcome=AuditEvent.Outcome.FAILURE,
                 organization=target.organization if target else None,
@@ -68,12 +68,6 @@ class LoginView(auth_views.LoginView):
                 target_label=username.encode("unicode_escape").decode()[:300],
             )
         return super().form_invalid(form)
-
-
-def _ip(request: HttpRequest) -> str | None:
-    from audit.services import client_ip
-
-    return client_ip(request)
 
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None):
@@ -97,7 +91,7 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
         "your organization's admin to set a new password."
     ) % {"time": retry_at.strftime("%H:%M")}
     audit_record(
-        actor=Actor(user=None, label="anonymous", ip_address=_ip(request)),
+        actor=Actor(user=None, label="anonymous", ip_address=client_ip(request)),
         action=AuditEvent.Action.LOCKOUT,
         outcome=AuditEvent.Outcome.FAILURE,
         organization=target.organization if target else None,
