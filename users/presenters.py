@@ -4,12 +4,14 @@ Rendering 50 rows × 9 service icons through template tags cost more than every 
 together (docs/benchmarks.md), so the rows are assembled here from fragments escaped once per
 page, with every per-user value passed through escape(). The template places the result."""
 
+from html import escape as _html_escape
 from urllib.parse import quote
 
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
-from django.utils.html import escape, format_html
+from django.utils.dateformat import format as format_date
+from django.utils.formats import get_format
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
@@ -17,6 +19,13 @@ from permissions import catalog
 
 from . import access, selectors
 from .templatetags.console import service_abbr
+
+
+def escape(value) -> str:
+    """django.utils.html.escape() without its lazy-string wrapper: the same output, called a
+    few hundred times per page."""
+    return _html_escape(str(value))
+
 
 _ICON = (
     '<li class="svc svc-{}{}" title="{}: {}"><span aria-hidden="true">{}</span>'
@@ -69,6 +78,7 @@ def user_rows_html(*, users, actor, contract, back: str) -> SafeString:
         }.items()
     }
     actions_for = _("Actions for %(name)s")
+    datetime_format = get_format("SHORT_DATETIME_FORMAT")  # once per page, not per row
     next_param = escape("?next=" + quote(back, safe=""))
     urls = {  # one reverse() per URL name, not per row
         name: reverse(f"users:{name}", args=[0]).replace("/0/", "/%d/")
@@ -87,7 +97,7 @@ def user_rows_html(*, users, actor, contract, back: str) -> SafeString:
             when = timezone.localtime(user.last_login)
             last = (
                 f'<time datetime="{when.isoformat()}">'
-                f"{escape(date_format(when, 'SHORT_DATETIME_FORMAT'))}</time>"
+                f"{escape(format_date(when, datetime_format))}</time>"
             )
         else:
             last = label["never"]

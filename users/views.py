@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
@@ -175,7 +176,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
         descending=params["dir"] == "desc",
     )
     page = paginate(
-        selectors.with_grants(qs),
+        selectors.list_page(qs),
         page=filters.value("page", 1),
         per_page=params["per_page"],
         keyset=selectors.KEYSET_SORTS.get(params["sort"]),
@@ -239,9 +240,14 @@ def _selects(form, params: dict, names) -> list[dict]:
                 "name": name,
                 "id": f"id_{name}",
                 "label": field.label,
-                "options": [
-                    (str(value), label, str(value) == current) for value, label in field.choices
-                ],
+                "options": format_html_join(
+                    "",
+                    '<option value="{}"{}>{}</option>',
+                    (
+                        (value, " selected" if str(value) == current else "", label)
+                        for value, label in field.choices
+                    ),
+                ),
             }
         )
     return selects
