@@ -17,12 +17,13 @@ PORT ?= 8000
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install run test lint pytest messages makemessages bench clean check-python
+.PHONY: help install run test lint pytest messages makemessages bench check-controls clean check-python
 
 help:
 	@echo "make run    install, migrate an embedded SQLite database, seed a demo, serve on http://$(HOST):$(PORT)"
 	@echo "make test   install, lint, run the whole test suite (PostgreSQL when DATABASE_URL names one)"
 	@echo "make bench  benchmarks against PostgreSQL (DATABASE_URL), figures into docs/benchmarks.md"
+	@echo "make check-controls  remove each security control in turn; its tests must then fail"
 
 check-python:
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is needed (none found on PATH)." >&2; exit 1; }
@@ -81,6 +82,10 @@ test: lint pytest
 
 bench: install messages
 	$(PY) -m bench $(BENCH_ARGS)
+
+# Removes each security control in turn and checks that its tests then fail (docs/security.md).
+check-controls: install messages
+	$(PY) tests/control_removal.py $(CONTROLS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) staticfiles var test-artifacts .pytest_cache .ruff_cache

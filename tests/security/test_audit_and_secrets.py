@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from audit.services import SECRET_FIELDS, Actor, audit_record
 from exports import limits
 from exports.models import ActiveTransfer, ImportJob
 from permissions import catalog
@@ -406,6 +407,23 @@ def test_no_password_reaches_an_audit_row_a_log_line_or_an_axes_row(
         assert secret not in dumped, secret
         assert secret not in logged, secret
         assert secret not in dumped_jobs, secret  # gone once applied and downloaded
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", sorted(SECRET_FIELDS))
+def test_the_audit_writer_drops_a_password_field_a_caller_passes_by_mistake(
+    org_a, admin_a, field
+):
+    event = audit_record(
+        actor=Actor(user=admin_a, label=admin_a.login_id),
+        action=AuditEvent.Action.USER_UPDATE,
+        organization=org_a,
+        target=admin_a,
+        changes={field: ["Old9#secret", "New9#secret"], "name": ["Before", "After"]},
+    )
+    event.refresh_from_db()
+    assert event.changes == {"name": ["Before", "After"]}
+    assert "secret" not in json.dumps(event.changes)
 
 
 @pytest.mark.django_db
