@@ -1,7 +1,8 @@
 """python -m bench [--huge] [--reseed] [--only NAME ...] [--rounds N] [--quick]
 
-Runs against PostgreSQL (DATABASE_URL), in a database of its own (<name>_bench), seeded once
-and reused. Prints a table and writes docs/benchmarks.md."""
+Runs against PostgreSQL (DATABASE_URL), in a database of its own (<name>_bench, or
+<name>_bench_huge with --huge), seeded once and reused. Prints a table and writes
+docs/benchmarks.md (docs/benchmarks-huge.md with --huge)."""
 
 import argparse
 import os
@@ -44,7 +45,7 @@ def main() -> int:
         )
         return 2
     parts = urlsplit(url)
-    bench_db = (parts.path.lstrip("/") or "miitel") + "_bench"
+    bench_db = (parts.path.lstrip("/") or "miitel") + ("_bench_huge" if args.huge else "_bench")
     os.environ["BENCH_DB_NAME"] = bench_db
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     sys.path.insert(0, str(ROOT))
@@ -101,14 +102,17 @@ def main() -> int:
         results += section
     report.write(
         results,
-        path=ROOT / "docs" / "benchmarks.md",
+        path=ROOT / "docs" / ("benchmarks-huge.md" if args.huge else "benchmarks.md"),
         command="make bench"
         + (" BENCH_ARGS='" + " ".join(sys.argv[1:]) + "'" if sys.argv[1:] else ""),
         machine=_machine(),
         seed_seconds=seed_seconds,
         total_seconds=time.perf_counter() - started,
+        large=cases_db.large_tenant_size(),
     )
-    print(f"Wrote docs/benchmarks.md ({len(results)} benchmarks).")
+    print(
+        f"Wrote docs/{'benchmarks-huge' if args.huge else 'benchmarks'}.md ({len(results)} benchmarks)."
+    )
     return 0
 
 

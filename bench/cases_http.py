@@ -139,7 +139,7 @@ def load(duration: int) -> list[Result]:
             list_url, duration=duration, connections=1, threads=1, headers=[f"Cookie: {cookie}"]
         )
 
-        # While a 100,000-user export streams.
+        # While the large tenant's export streams.
         jar = CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         request = urllib.request.Request(f"{base}/users/export/", headers={"Cookie": cookie})
@@ -191,10 +191,13 @@ def load(duration: int) -> list[Result]:
         flooder.join()
         os.unlink(script)
 
-    r = Result("User List through gunicorn (gthread), 100,000-user tenant, wrk -c16", unit="req/s")
+    size = User.objects.filter(organization__slug="bench-l").count()
+    r = Result(
+        f"User List through gunicorn (gthread), {size:,}-user tenant, wrk -c16", unit="req/s"
+    )
     r.values = {
         "idle": idle["rps"],
-        "while a 100,000-row export streams": during_export["rps"],
+        f"while a {size:,}-row export streams": during_export["rps"],
         "while 16 clients sign in": during_logins["rps"],
     }
     r.extra["p50 / p99 idle (ms)"] = f"{idle['p50']:.1f} / {idle['p99']:.1f}"

@@ -39,7 +39,14 @@ def text(result: Result) -> str:
 
 
 def write(
-    results, *, path: Path, command: str, machine: dict, seed_seconds: float, total_seconds: float
+    results,
+    *,
+    path: Path,
+    command: str,
+    machine: dict,
+    seed_seconds: float,
+    total_seconds: float,
+    large: int,
 ):
     today = datetime.date.today().isoformat()
     out = [
@@ -49,7 +56,7 @@ def write(
         "Each candidate ran beside its baseline in the same run: interleaved rounds, median",
         "reported. Data: `bench/seed.py` (a 2,000-user tenant with 1,200 call records and 365",
         "By-user rows per user and one user with 1,000,000 call records and 10,000 By-user rows;",
-        "a 100,000-user tenant; 20 neighbouring tenants of 500 users).",
+        f"a {large:,}-user tenant; 20 neighbouring tenants of 500 users).",
         "",
         "| machine | |",
         "|---|---|",
