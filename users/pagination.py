@@ -73,7 +73,8 @@ class Page:
         return links
 
 
-def capped_count(qs: QuerySet, cap: int = COUNT_CAP) -> tuple[int, bool]:
+def capped_count(qs: QuerySet, cap: int | None = None) -> tuple[int, bool]:
+    cap = COUNT_CAP if cap is None else cap
     n = qs.order_by().values("pk")[: cap + 1].count()
     return (cap, True) if n > cap else (n, False)
 
@@ -103,10 +104,15 @@ def paginate(
     descending: bool = False,
     after: str | None = None,
     before: str | None = None,
+    total: int | None = None,
 ) -> Page:
     """`qs` must already be ordered by `keyset` (+ "id"), in `descending` order if set.
-    With `keyset` (non-null columns, all in the same direction), Next/Previous are cursors."""
-    total, capped = capped_count(qs)
+    With `keyset` (non-null columns, all in the same direction), Next/Previous are cursors.
+    `total`, when the caller knows it (an unfiltered list: the seat counter), saves the count."""
+    if total is None:
+        total, capped = capped_count(qs)
+    else:
+        capped = False
     columns = (*keyset, "id") if keyset else None
     after_values = decode_cursor(after, len(columns)) if columns else None
     before_values = decode_cursor(before, len(columns)) if columns else None

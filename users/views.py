@@ -175,6 +175,8 @@ def user_list(request: HttpRequest) -> HttpResponse:
         sort=params["sort"],
         descending=params["dir"] == "desc",
     )
+    meter = selectors.seat_meter(organization=organization)
+    filtered = any(params[k] for k in ("q", "role", "status", "service"))
     page = paginate(
         selectors.list_page(qs),
         page=filters.value("page", 1),
@@ -183,6 +185,9 @@ def user_list(request: HttpRequest) -> HttpResponse:
         descending=params["dir"] == "desc",
         after=filters.value("after"),
         before=filters.value("before"),
+        # Unfiltered, the list is every user that is not deleted: the seat counter's number,
+        # exact however large the organization, without a count.
+        total=None if filtered else meter.used,
     )
     rows_html = user_rows_html(
         users=page.rows,
@@ -215,7 +220,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
             "rows_html": rows_html,
             "users": page.rows,
             "columns": columns,
-            "meter": selectors.seat_meter(organization=organization),
+            "meter": meter,
             "page_urls": [
                 (n, "?" + query_string(params, page=n) if n else None) for n in page.page_links()
             ],
@@ -223,7 +228,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
             "next_url": _next_url(page, params),
             "list_qs": list_qs,
             "first_url": "?" + list_qs,
-            "filtered": any(params[k] for k in ("q", "role", "status", "service")),
+            "filtered": filtered,
         },
     )
 

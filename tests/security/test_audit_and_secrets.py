@@ -411,9 +411,7 @@ def test_no_password_reaches_an_audit_row_a_log_line_or_an_axes_row(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("field", sorted(SECRET_FIELDS))
-def test_the_audit_writer_drops_a_password_field_a_caller_passes_by_mistake(
-    org_a, admin_a, field
-):
+def test_the_audit_writer_drops_a_password_field_a_caller_passes_by_mistake(org_a, admin_a, field):
     event = audit_record(
         actor=Actor(user=admin_a, label=admin_a.login_id),
         action=AuditEvent.Action.USER_UPDATE,

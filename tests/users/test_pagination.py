@@ -104,3 +104,38 @@ def test_count_query_is_limited_to_the_cap(org_a):
         pagination.capped_count(User.objects.filter(organization=org_a))
     assert len(ctx.captured_queries) == 1
     assert "LIMIT 10001" in ctx.captured_queries[0]["sql"]
+
+
+def _result_count(response) -> str:
+    match = re.search(r'<p class="result-count"[^>]*>(.*?)</p>', response.content.decode(), re.S)
+    return " ".join(match.group(1).split())
+
+
+def test_the_unfiltered_list_shows_the_exact_total_past_the_cap_without_counting(
+    admin_client_a, crowd, monkeypatch
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(pagination, "COUNT_CAP", 10)
+    with CaptureQueriesContext(connection) as ctx:
+        response = admin_client_a.get(LIST_URL, {"per_page": 25})
+    # 41 users, past the cap of 10: the seat counter gives the exact number, no COUNT runs.
+    assert _result_count(response) == "全 41 名中 1〜25 名を表示"  # the admin reads Japanese
+    assert not any("COUNT(" in q["sql"].upper() for q in ctx.captured_queries)
+
+    # Filtered, the count is capped as before.
+    response = admin_client_a.get(LIST_URL, {"per_page": 25, "status": "active"})
+    assert _result_count(response) == "10 名以上のうち 1〜25 名を表示"
+
+
+def test_a_cursor_page_says_plus_only_when_the_total_is_capped(admin_client_a, crowd, monkeypatch):
+    first = admin_client_a.get(LIST_URL, {"per_page": 25})
+    second = admin_client_a.get(LIST_URL, _link(first, "next"))
+    assert _result_count(second) == "41 名のうち、続きの 16 名を表示"
+
+    monkeypatch.setattr(pagination, "COUNT_CAP", 10)
+    query = {"per_page": 25, "status": "active"}
+    first = admin_client_a.get(LIST_URL, query)
+    second = admin_client_a.get(LIST_URL, _link(first, "next"))
+    assert _result_count(second) == "10 名以上のうち、続きの 16 名を表示"
