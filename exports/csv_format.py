@@ -172,20 +172,28 @@ def row_maker(columns: list[Column]):
     """A function (login_id, name, extension, locale, time_zone, role, is_active, ...), flags
     -> the row's cells, where `flags` is "1"/"0" per flag_codes() then ":" and the Edit meeting
     access level. The layout is checked once here, so a row is a few list operations rather
-    than one call per cell (100,000 users are 1.7 million cells)."""
+    than one call per cell (100,000 users are 1.7 million cells).
+
+    The cells that hold stored text (login ID, name, extension, time zone, an unknown locale)
+    are neutralised here, each after a one-character test; every other cell is a code from a
+    fixed set that cannot start a formula. So rows made here may go to
+    encode_batches(..., neutralised=True)."""
     flag_codes(columns)
     locale_codes, access_codes = LOCALE_CODES, MEETING_ACCESS_CODES
     none = catalog.MEETING_ACCESS_NONE
+    risky = _FIRST_CHARS
 
     def make(user: tuple, flags: str) -> list[str]:
         login_id, name, extension, locale, time_zone, role, active = user[:7]
         bits, _, level = flags.partition(":")
+        extension = extension or ""
+        locale = locale_codes.get(locale) or locale
         return [
-            login_id,
-            name,
-            extension or "",
-            locale_codes.get(locale, locale),
-            time_zone,
+            neutralise(login_id) if login_id[:1] in risky else login_id,
+            neutralise(name) if name[:1] in risky else name,
+            neutralise(extension) if extension[:1] in risky else extension,
+            neutralise(locale) if locale[:1] in risky else locale,
+            neutralise(time_zone) if time_zone[:1] in risky else time_zone,
             "1" if role == "admin" else "0",
             *bits,
             access_codes[level or none],
@@ -218,16 +226,25 @@ def encode_rows(rows: Iterable[list[str]], encoding: str) -> Iterator[bytes]:
     return encode_batches(([row] for row in rows), encoding)
 
 
-def encode_batches(batches: Iterable[list[list[str]]], encoding: str) -> Iterator[bytes]:
-    """encode_rows() for rows that come in batches: one chunk of bytes per batch."""
+def encode_batches(
+    batches: Iterable[list[list[str]]], encoding: str, *, neutralised: bool = False
+) -> Iterator[bytes]:
+    """encode_rows() for rows that come in batches: one chunk of bytes per batch.
+    `neutralised`: the rows come from row_maker(), which neutralised the cells that need it
+    (the header is this module's labels), so the per-cell test is skipped."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     codec = CODECS[encoding]
     encoder = codecs.getincrementalencoder(codec)("strict")
     risky = _FIRST_CHARS
     for batch in batches:
-        # Most cells cannot be a formula: test the first character before anything else.
-        writer.writerows([[neutralise(c) if c[:1] in risky else c for c in row] for row in batch])
+        if neutralised:
+            writer.writerows(batch)
+        else:
+            # Most cells cannot be a formula: test the first character before anything else.
+            writer.writerows(
+                [[neutralise(c) if c[:1] in risky else c for c in row] for row in batch]
+            )
         chunk = encoder.encode(buffer.getvalue())
         buffer.seek(0)
         buffer.truncate()

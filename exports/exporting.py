@@ -90,6 +90,8 @@ def _batches(rows, codes, make_row) -> Iterator[list[list[str]]]:
 def export_bytes(*, organization: Organization, qs: QuerySet, language: str, encoding: str):
     return csv_format.batched(
         csv_format.encode_batches(
-            export_batches(organization=organization, qs=qs, language=language), encoding
+            export_batches(organization=organization, qs=qs, language=language),
+            encoding,
+            neutralised=True,  # row_maker() neutralised the cells that hold stored text
         )
     )

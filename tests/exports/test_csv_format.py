@@ -488,7 +488,7 @@ def test_user_row_codes():
     }
     row = dict(zip(EN_HEADER, user_row(user, grants, columns_for(FULL)), strict=True))
     assert row == {
-        "Login ID": "-ops@example.com",  # neutralised by encode_rows, not here
+        "Login ID": "'-ops@example.com",  # neutralised where the row is made
         "User name": "山田 太郎",
         "Extension number": "1234",
         "Locale": "1",
