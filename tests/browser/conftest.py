@@ -52,14 +52,16 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, live_server):
-    """new_page(locale="ja-JP") -> a page in a fresh context (own cookies) at that locale."""
+    """new_page(locale="ja-JP") -> a page in a fresh context (own cookies) at that locale;
+    javascript=False for a browser without scripts."""
     contexts = []
 
-    def make(locale: str = "ja-JP", viewport=None):
+    def make(locale: str = "ja-JP", viewport=None, javascript: bool = True):
         context = browser.new_context(
             locale=locale,
             base_url=live_server.url,
             viewport=viewport or {"width": 1280, "height": 900},
+            java_script_enabled=javascript,
         )
         context.set_default_timeout(15_000)
         contexts.append(context)

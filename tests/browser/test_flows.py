@@ -8,9 +8,12 @@ import io
 import re
 
 import pytest
+from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from analytics.models import CallRecord
+from exports.models import ImportJob
 from tests.analytics.factories import CallRecordFactory
 from tests.factories import PASSWORD, AdminFactory, OrganizationFactory, UserFactory
 from users.models import User
@@ -51,8 +54,8 @@ TEXT = {
 }
 
 
-def sign_in(new_page, admin, language):
-    page = new_page(locale="ja-JP" if language == "ja" else "en-US")
+def sign_in(new_page, admin, language, javascript=True):
+    page = new_page(locale="ja-JP" if language == "ja" else "en-US", javascript=javascript)
     page.goto("/login/")
     page.locator("#id_username").fill(admin.login_id)
     page.locator("#id_password").fill(PASSWORD)
@@ -218,3 +221,38 @@ def test_the_user_list_fits_a_360_pixel_wide_screen(new_page, screenshot):
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 360, width  # no sideways scrolling: the table becomes labelled cards
     screenshot(page, "user-list-360-ja")
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["with-javascript", "without"])
+def test_the_import_progress_page_follows_the_job_to_its_result(new_page, javascript):
+    """With JavaScript the bar follows the job's progress and the page reloads when it ends;
+    without, the page refreshes itself until then."""
+    org = OrganizationFactory(slug=f"progress-{int(javascript)}")
+    admin = AdminFactory(
+        organization=org, login_id=f"boss{int(javascript)}@progress.example.com", locale="en"
+    )
+    job = ImportJob.objects.create(
+        organization=org,
+        admin=admin,
+        filename="users.csv",
+        encoding="utf-8",
+        language="en",
+        status=ImportJob.Status.RUNNING,
+        progress_done=3,
+        progress_total=10,
+    )
+    page = sign_in(new_page, admin, "en", javascript=javascript)
+    page.goto(reverse("exports:import_detail", args=[job.pk]))
+    expect(page.locator("#import-status")).to_have_text("Importing")
+    expect(page.locator("#import-percent")).to_have_text("30%")
+
+    ImportJob.objects.filter(pk=job.pk).update(progress_done=7)
+    expect(page.locator("#import-percent")).to_have_text("70%")
+
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.DONE,
+        result={"added": 2, "updated": 1},
+        finished_at=timezone.now(),
+    )
+    expect(page.get_by_text("Imported: 2 users added, 1 updated.")).to_be_visible()
+    expect(page.locator("#import-bar")).to_have_count(0)  # finished: no more refreshing
