@@ -2,8 +2,11 @@
 
 gthread workers: CSV exports stream inside the request, and a sync worker is killed by the
 arbiter when a response takes longer than `timeout` (gthread's main thread keeps heartbeating).
-Two processes per core, two threads each: pages are CPU-bound, and more threads per process
-only contend for the GIL (measured: p99 under load 0.9 s with 2 threads, 1.5 s with 4).
+Two processes per core, four threads each. Pages are CPU-bound, so threads add no throughput
+(the User List at 16 connections: 152-161 req/s with 4, 160-162 with 2), but a sign-in waiting
+for a hashing slot (users/throttle.py) holds its thread while it waits: with 2 threads per
+worker, 16 clients signing in at once took most of the machine's 10 threads and the list's p99
+rose to 4-8x idle; with 4 (20 threads) it stayed at 1.2-2.7x (make bench, four runs each).
 """
 
 import multiprocessing
@@ -11,7 +14,7 @@ import os
 
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", 2))
+threads = int(os.environ.get("GUNICORN_THREADS", 4))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 60))
 graceful_timeout = 30
 keepalive = 5
