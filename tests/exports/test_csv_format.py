@@ -30,49 +30,11 @@ from exports.csv_format import (
     user_row,
 )
 from permissions import catalog
+from tests.exports.headers import EN_HEADER, JA_HEADER
 
 BOM = codecs.BOM_UTF8
 RISKY = ["=", "+", "-", "@", "\t", "\r"]
 CP932_ONLY = "～①髙Ⅰ№"  # CP932 holds these; plain Shift_JIS (JIS X 0208) does not hold all
-
-EN_HEADER = [
-    "Login ID",
-    "User name",
-    "Extension number",
-    "Locale",
-    "Time zone",
-    "Administrative privileges",
-    "Monitoring privileges",
-    "MiiTel Phone",
-    "MiiTel Phone Mobile",
-    "Call History",
-    "Dashboard",
-    "Video Analytics",
-    "Full-text search",
-    "Funnel (beta)",
-    "Video Dashboard (beta)",
-    "Edit meeting access permission",
-    "Active",
-]
-JA_HEADER = [
-    "ログイン ID",
-    "ユーザー名",
-    "内線番号",
-    "言語",
-    "タイムゾーン",
-    "管理者権限",
-    "モニタリング権限",
-    "MiiTel Phone",
-    "MiiTel Phone Mobile",
-    "通話履歴",
-    "ダッシュボード",
-    "ビデオ解析",
-    "全文検索",
-    "ファネル（ベータ）",
-    "ビデオダッシュボード（ベータ）",
-    "会議履歴単位の閲覧制限設定",
-    "有効",
-]
 
 
 class FakeContract:

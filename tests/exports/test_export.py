@@ -17,6 +17,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from exports.csv_format import restore
 from permissions import catalog
+from tests.exports.headers import EN_HEADER, JA_HEADER
 from tests.factories import AdminFactory, GrantFactory, OrganizationFactory, UserFactory
 from users.models import Contract, User
 
@@ -26,44 +27,6 @@ CODECS = {"utf-8": "utf-8", "utf-8-sig": "utf-8-sig", "shift_jis": "cp932"}
 CHARSETS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "shift_jis": "Windows-31J"}
 ENCODINGS = list(CODECS)
 
-EN_HEADER = [
-    "Login ID",
-    "User name",
-    "Extension number",
-    "Locale",
-    "Time zone",
-    "Administrative privileges",
-    "Monitoring privileges",
-    "MiiTel Phone",
-    "MiiTel Phone Mobile",
-    "Call History",
-    "Dashboard",
-    "Video Analytics",
-    "Full-text search",
-    "Funnel (beta)",
-    "Video Dashboard (beta)",
-    "Edit meeting access permission",
-    "Active",
-]
-JA_HEADER = [
-    "ログイン ID",
-    "ユーザー名",
-    "内線番号",
-    "言語",
-    "タイムゾーン",
-    "管理者権限",
-    "モニタリング権限",
-    "MiiTel Phone",
-    "MiiTel Phone Mobile",
-    "通話履歴",
-    "ダッシュボード",
-    "ビデオ解析",
-    "全文検索",
-    "ファネル（ベータ）",
-    "ビデオダッシュボード（ベータ）",
-    "会議履歴単位の閲覧制限設定",
-    "有効",
-]
 
 # The rows of the `people` fixture, as the English file must show them.
 TARO_ROW = {

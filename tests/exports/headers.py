@@ -1,0 +1,41 @@
+"""The published column headers of the user CSV (product.md §5), in both languages: what every
+export test compares a file's first row with."""
+
+EN_HEADER = [
+    "Login ID",
+    "User name",
+    "Extension number",
+    "Locale",
+    "Time zone",
+    "Administrative privileges",
+    "Monitoring privileges",
+    "MiiTel Phone",
+    "MiiTel Phone Mobile",
+    "Call History",
+    "Dashboard",
+    "Video Analytics",
+    "Full-text search",
+    "Funnel (beta)",
+    "Video Dashboard (beta)",
+    "Edit meeting access permission",
+    "Active",
+]
+JA_HEADER = [
+    "ログイン ID",
+    "ユーザー名",
+    "内線番号",
+    "言語",
+    "タイムゾーン",
+    "管理者権限",
+    "モニタリング権限",
+    "MiiTel Phone",
+    "MiiTel Phone Mobile",
+    "通話履歴",
+    "ダッシュボード",
+    "ビデオ解析",
+    "全文検索",
+    "ファネル（ベータ）",
+    "ビデオダッシュボード（ベータ）",
+    "会議履歴単位の閲覧制限設定",
+    "有効",
+]
