@@ -89,12 +89,7 @@ def grants_validate(
         if limit is None or code not in desired or code in current or field_name(code) in errors:
             continue
         # The trigger-kept counter (users.models.SeatCount); `user` does not hold `code` here.
-        taken = (
-            SeatCount.objects.filter(organization_id=contract.organization_id, code=code)
-            .values_list("used", flat=True)
-            .first()
-            or 0
-        )
+        taken = SeatCount.used_of(organization_id=contract.organization_id, code=code)
         if taken >= limit:
             add(
                 code,

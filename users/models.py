@@ -76,6 +76,12 @@ class SeatCount(models.Model):
     def __str__(self) -> str:
         return f"{self.organization_id}:{self.code}={self.used}"
 
+    @classmethod
+    def used_of(cls, *, organization_id: int, code: str) -> int:
+        """Seats in use for `code` ("users" or a service code); 0 before the first one."""
+        row = cls.objects.filter(organization_id=organization_id, code=code)
+        return row.values_list("used", flat=True).first() or 0
+
 
 class UserQuerySet(models.QuerySet):
     def for_organization(self, organization: Organization) -> "UserQuerySet":

@@ -34,11 +34,9 @@ NULLABLE_SORT_COLUMNS = frozenset({"last_login"})
 
 # Sorts whose columns are never NULL and run in one direction: these page by keyset cursors.
 KEYSET_SORTS: dict[str, tuple[str, ...]] = {
-    "name": ("name",),
-    "login_id": ("login_id_key",),
-    "extension": ("extension", "name"),
-    "role": ("role", "name"),
-    "services": ("service_count", "name"),
+    sort: columns
+    for sort, columns in SORTS.items()
+    if not any(c.startswith("-") or c in NULLABLE_SORT_COLUMNS for c in columns)
 }
 
 

@@ -133,12 +133,7 @@ def contract_set(
 def _check_user_limit(contract: Contract, *, adding: int = 1) -> None:
     """Every user that is not deleted takes a seat, active or not (product.md §2). The count is
     the trigger-kept counter, read under the contract lock, so it is exact."""
-    used = (
-        SeatCount.objects.filter(organization_id=contract.organization_id, code=SeatCount.USERS)
-        .values_list("used", flat=True)
-        .first()
-        or 0
-    )
+    used = SeatCount.used_of(organization_id=contract.organization_id, code=SeatCount.USERS)
     if used + adding > contract.user_limit:
         raise ValidationError(
             _(
