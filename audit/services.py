@@ -46,7 +46,14 @@ def _scrub(changes: dict) -> dict:
     return {k: v for k, v in changes.items() if k not in SECRET_FIELDS}
 
 
-def audit_record(
+def audit_record(**kwargs) -> AuditEvent:
+    """Write one audit record (audit_event() takes the arguments), in the caller's transaction."""
+    event = audit_event(**kwargs)
+    event.save()
+    return event
+
+
+def audit_event(
     *,
     actor: Actor,
     action: str,
@@ -57,9 +64,10 @@ def audit_record(
     outcome: str = AuditEvent.Outcome.SUCCESS,
     detail: str = "",
 ) -> AuditEvent:
+    """An unsaved audit record, for callers that write many at once (bulk_create)."""
     if target is not None and not target_label:
         target_label = target.login_id or target.name
-    return AuditEvent.objects.create(
+    return AuditEvent(
         organization=organization,
         actor=actor.user,
         actor_label=actor.label[:300],

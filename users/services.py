@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
-from audit.services import Actor, audit_record, diff
+from audit.services import Actor, audit_event, audit_record, diff
 from permissions import catalog
 from permissions.contracts import contract_lock, validate_contract_terms
 from permissions.models import ServiceGrant
@@ -273,18 +273,22 @@ def user_create(
         )
         _save_unique(user)
         grants_set(user=user, desired=desired, current={})
-        snapshot = _user_snapshot(user)
-        audit_record(
-            actor=actor,
-            action=AuditEvent.Action.USER_CREATE,
-            organization=organization,
-            target=user,
-            changes={
-                **{k: [None, v] for k, v in snapshot.items()},
-                "services": [None, grants_summary(desired)],
-            },
-        )
+        audit_record(**_created_audit(actor, user, desired))
     return user
+
+
+def _created_audit(actor: Actor, user: User, grants: dict[str, str]) -> dict:
+    """The audit record of an added user: every field and the services, from nothing."""
+    return {
+        "actor": actor,
+        "action": AuditEvent.Action.USER_CREATE,
+        "organization": user.organization,
+        "target": user,
+        "changes": {
+            **{k: [None, v] for k, v in _user_snapshot(user).items()},
+            "services": [None, grants_summary(grants)],
+        },
+    }
 
 
 def users_bulk_create(
@@ -327,22 +331,7 @@ def users_bulk_create(
                 ServiceGrant(organization=organization, user=user, service=code, level=level)
                 for code, level in desired.items()
             ]
-            snapshot = _user_snapshot(user)
-            events.append(
-                AuditEvent(
-                    organization=organization,
-                    actor=actor.user,
-                    actor_label=actor.label[:300],
-                    action=AuditEvent.Action.USER_CREATE,
-                    target=user,
-                    target_label=user.login_id[:300],
-                    changes={
-                        **{k: [None, v] for k, v in snapshot.items()},
-                        "services": [None, grants_summary(desired)],
-                    },
-                    ip_address=actor.ip_address,
-                )
-            )
+            events.append(audit_event(**_created_audit(actor, user, desired)))
         ServiceGrant.objects.bulk_create(grants)
         AuditEvent.objects.bulk_create(events)
         created += objs
