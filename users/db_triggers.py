@@ -11,7 +11,10 @@ install() is idempotent. It runs in migration users 0005 and again after every `
 triggers.
 """
 
-LEVELED = "('meeting_access')"  # permissions.catalog: services with levels have no list icon
+from permissions import catalog
+
+# Services with levels have no icon in the User List, so service_count leaves them out.
+LEVELED = "(" + ", ".join(f"'{s.code}'" for s in catalog.GRANTABLE if s.has_levels) + ")"
 
 # PostgreSQL: statement-level triggers with transition tables for inserts and deletes, so a
 # bulk insert of 500,000 grants costs one grouped UPDATE, not 500,000 single-row ones; row-level
