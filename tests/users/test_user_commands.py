@@ -6,12 +6,14 @@ import re
 from io import StringIO
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.core.management import CommandError, call_command
+from django.test import Client
 
 from audit.models import AuditEvent
 from permissions.models import ServiceGrant
 from tests.factories import AdminFactory, GrantFactory, UserFactory
-from users.models import User
+from users.models import User, UserSession
 
 
 def run(*args):
@@ -66,6 +68,10 @@ def test_update_user_changes_only_the_given_fields_and_audits(team):
 def test_update_user_generates_a_temporary_password_and_ends_sessions(team):
     a, _ = team
     old = a.password
+    signed_in = Client()
+    signed_in.force_login(a)
+    key = signed_in.session.session_key
+    assert UserSession.objects.filter(user=a, session_id=key).exists()
     out, _ = run(
         "update_user",
         "--organization",
@@ -78,11 +84,13 @@ def test_update_user_generates_a_temporary_password_and_ends_sessions(team):
     password = json.loads(out)["temporary_password"]
     a.refresh_from_db()
     assert a.password != old and a.check_password(password) and a.must_change_password
+    assert not Session.objects.filter(session_key=key).exists()
+    assert not UserSession.objects.filter(user=a).exists()
 
 
 def test_update_user_reports_every_problem_and_changes_nothing(team):
     a, _ = team
-    before = User.objects.get(pk=a.pk).__dict__.copy()
+    before = User.objects.filter(pk=a.pk).values().get()
     with pytest.raises(CommandError) as error:
         run(
             "update_user",
@@ -101,10 +109,9 @@ def test_update_user_reports_every_problem_and_changes_nothing(team):
     assert any(line.startswith("name:") for line in lines)
     assert any(line.startswith("extension:") for line in lines)
     assert any("teleport" in line for line in lines)
-    after = User.objects.get(pk=a.pk).__dict__
-    assert {k: after[k] for k in ("name", "extension")} == {
-        k: before[k] for k in ("name", "extension")
-    }
+    assert User.objects.filter(pk=a.pk).values().get() == before
+    assert set(ServiceGrant.objects.filter(user=a).values_list("service", flat=True)) == {"phone"}
+    assert not AuditEvent.objects.filter(target=a, action="user_update").exists()
 
 
 def test_deactivate_and_activate_user(team):
