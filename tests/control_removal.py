@@ -4,8 +4,9 @@
 
 Rows are numbered as in the requirements table of docs/security.md (quality anchors A.7). For each
 control the named source is rewritten in place, the named tests run, and the source is put back
-(also on Ctrl-C). A control whose tests still pass is reported as NOT CAUGHT and the command exits
-non-zero. Tests marked PG: run against DATABASE_URL's PostgreSQL (skipped without one)."""
+(also on Ctrl-C). A control whose tests still pass is reported as NOT CAUGHT, one whose tests could
+not run (a collection or usage error) as ERROR; either makes the command exit non-zero. Tests
+marked PG: run against DATABASE_URL's PostgreSQL (skipped without one)."""
 
 import os
 import subprocess
@@ -19,7 +20,6 @@ PYTEST = [
     "-m",
     "pytest",
     "-q",
-    "-x",
     "-p",
     "no:cacheprovider",
     "-n",
@@ -232,13 +232,22 @@ def main(only: list[str]) -> int:
         summary = [
             line for line in run.stdout.splitlines() if " passed" in line or " failed" in line
         ]
-        caught = run.returncode != 0
-        missed += not caught
+        # pytest exits 1 when tests failed; 2-5 (interrupted, usage, internal error, nothing
+        # collected) mean the mutated code did not even run its tests: not a catch.
+        if run.returncode == 1:
+            verdict = "caught"
+        elif run.returncode == 0:
+            verdict = "NOT CAUGHT"
+        else:
+            verdict = f"ERROR (pytest exit {run.returncode})"
+        missed += verdict != "caught"
         print(
-            f"{'caught' if caught else 'NOT CAUGHT'}  {name}: "
+            f"{verdict}  {name}: "
             f"{summary[-1] if summary else run.returncode} ({time.perf_counter() - started:.0f} s)",
             flush=True,
         )
+        if verdict.startswith("ERROR"):
+            print(run.stdout[-2000:] + run.stderr[-2000:], flush=True)
     return 1 if missed else 0
 
 
