@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record, client_ip
 from users.access import admin_required
-from users.filters import UserFilterForm, list_params, query_string
+from users.filters import NARROWING, UserFilterForm, list_params, query_string
 
 from . import csv_format, importing, limits
 from .exporting import export_bytes, export_queryset, unencodable_users
@@ -41,7 +41,7 @@ def _too_busy(request: HttpRequest) -> HttpResponse:
 
 def _filters_summary(filters: UserFilterForm, params: dict) -> list[tuple[str, str]]:
     shown = []
-    for name in ("q", "role", "status", "service"):
+    for name in NARROWING:
         value = params.get(name)
         if not value:
             continue

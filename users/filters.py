@@ -68,6 +68,14 @@ class UserFilterForm(forms.Form):
         return default if value in (None, "") else value
 
 
+# The parameters that narrow the list (the others only order or page it).
+NARROWING = ("q", "role", "status", "service")
+
+
+def is_filtered(params: dict) -> bool:
+    return any(params.get(name) for name in NARROWING)
+
+
 def list_params(filters: UserFilterForm) -> dict:
     return {
         "q": filters.value("q")[:SEARCH_MAX_LENGTH],

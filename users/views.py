@@ -7,7 +7,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
@@ -17,11 +16,11 @@ from audit.services import Actor, audit_record, client_ip
 from permissions.services import grants_of
 
 from . import access, selectors, services
-from .filters import UserFilterForm, list_params, query_string
+from .filters import UserFilterForm, is_filtered, list_params, query_string
 from .forms import LoginForm, PasswordChangeForm, UserForm
 from .models import User
 from .pagination import paginate
-from .presenters import user_rows_html
+from .presenters import filter_selects, user_rows_html
 from .sessions import session_register
 
 # --- Sign-in, sign-out, password ----------------------------------------------------------------
@@ -176,7 +175,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
         descending=params["dir"] == "desc",
     )
     meter = selectors.seat_meter(organization=organization)
-    filtered = any(params[k] for k in ("q", "role", "status", "service"))
+    filtered = is_filtered(params)
     page = paginate(
         selectors.list_page(qs),
         page=filters.value("page", 1),
@@ -214,11 +213,10 @@ def user_list(request: HttpRequest) -> HttpResponse:
         "users/user_list.html",
         {
             "filters": filters,
-            "filter_selects": _selects(filters, params, ("role", "status", "service", "per_page")),
+            "filter_selects": filter_selects(filters, params),
             "params": params,
             "page": page,
             "rows_html": rows_html,
-            "users": page.rows,
             "columns": columns,
             "meter": meter,
             "page_urls": [
@@ -231,31 +229,6 @@ def user_list(request: HttpRequest) -> HttpResponse:
             "filtered": filtered,
         },
     )
-
-
-def _selects(form, params: dict, names) -> list[dict]:
-    """The filter <select>s, as plain data (Django's widget templates cost more than the
-    table's rows)."""
-    selects = []
-    for name in names:
-        field = form.fields[name]
-        current = str(params.get(name, ""))
-        selects.append(
-            {
-                "name": name,
-                "id": f"id_{name}",
-                "label": field.label,
-                "options": format_html_join(
-                    "",
-                    '<option value="{}"{}>{}</option>',
-                    (
-                        (value, " selected" if str(value) == current else "", label)
-                        for value, label in field.choices
-                    ),
-                ),
-            }
-        )
-    return selects
 
 
 def _next_url(page, params: dict) -> str:

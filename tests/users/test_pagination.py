@@ -39,7 +39,7 @@ def _link(response, rel):
 
 
 def _ids(response):
-    return [user.pk for user in response.context["users"]]
+    return [user.pk for user in response.context["page"].rows]
 
 
 @pytest.mark.parametrize("sort", ["name", "login_id", "extension", "role"])
