@@ -203,17 +203,29 @@ def row_maker(columns: list[Column]):
     return make
 
 
-def grant_flags(columns: list[Column], grants: dict[str, str]) -> str:
-    """The `flags` string row_maker() reads, from a {code: level} dict."""
-    bits = "".join("1" if code in grants else "0" for code in flag_codes(columns))
-    return f"{bits}:{grants.get(catalog.MEETING_ACCESS, '')}"
+def flags_maker(columns: list[Column]):
+    """A function from a user's grants as selectors.with_grants() gives them ("code=level,…")
+    to the `flags` string row_maker() reads. Substring tests on ",code=" (codes are never a
+    prefix of one another once the "=" follows) beat building a dict per user."""
+    needles = [f",{code}=" for code in flag_codes(columns)]
+    access = f",{catalog.MEETING_ACCESS}="
+
+    def flags(grant_codes: str | None) -> str:
+        granted = "," + (grant_codes or "") + ","
+        bits = "".join(["1" if needle in granted else "0" for needle in needles])
+        at = granted.find(access)
+        level = granted[at + len(access) : granted.index(",", at + 1)] if at >= 0 else ""
+        return f"{bits}:{level}"
+
+    return flags
 
 
 def user_row(user: dict, grants: dict[str, str], columns: list[Column]) -> list[str]:
-    """One user's cells. `user`: login_id, name, extension, locale, time_zone, role,
-    is_active."""
+    """One user's cells, the way the export makes them. `user`: login_id, name, extension,
+    locale, time_zone, role, is_active; `grants`: {code: level}."""
     fields = ("login_id", "name", "extension", "locale", "time_zone", "role", "is_active")
-    return row_maker(columns)(tuple(user[f] for f in fields), grant_flags(columns, grants))
+    grant_codes = ",".join(f"{code}={level}" for code, level in grants.items())
+    return row_maker(columns)(tuple(user[f] for f in fields), flags_maker(columns)(grant_codes))
 
 
 # --- Writing ------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from contextlib import nullcontext
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
-from permissions import catalog
 from users import selectors
 from users.models import Organization
 
@@ -56,7 +55,7 @@ def export_batches(
     """The header, then the users in batches of CHUNK_SIZE, from one server-side cursor; each
     user's grants come in the same row (a string_agg subquery), never from a query per user."""
     columns = csv_format.columns_for(organization.contract)
-    codes = csv_format.flag_codes(columns)
+    flags = csv_format.flags_maker(columns)
     make_row = csv_format.row_maker(columns)
     yield [csv_format.header_row(columns, language)]
     rows = selectors.with_grants(qs).values_list(*EXPORT_FIELDS, "grant_codes")
@@ -65,26 +64,14 @@ def export_batches(
     # row. (SQLite has no server-side cursors, and its transactions here take the write lock.)
     streaming = transaction.atomic() if connection.vendor == "postgresql" else nullcontext()
     with streaming:
-        yield from _batches(rows, codes, make_row)
-
-
-def _batches(rows, codes, make_row) -> Iterator[list[list[str]]]:
-    # grant_codes is "code=level,code=level": substring tests on ",code=" (codes are never a
-    # prefix of one another after the "=") beat building a dict per user.
-    needles = [f",{code}=" for code in codes]
-    access = f",{catalog.MEETING_ACCESS}="
-    batch: list[list[str]] = []
-    for row in rows.iterator(chunk_size=CHUNK_SIZE):
-        granted = "," + (row[-1] or "") + ","
-        flags = "".join(["1" if needle in granted else "0" for needle in needles])
-        at = granted.find(access)
-        level = granted[at + len(access) : granted.index(",", at + 1)] if at >= 0 else ""
-        batch.append(make_row(row, f"{flags}:{level}"))
-        if len(batch) == CHUNK_SIZE:
+        batch: list[list[str]] = []
+        for row in rows.iterator(chunk_size=CHUNK_SIZE):
+            batch.append(make_row(row, flags(row[-1])))
+            if len(batch) == CHUNK_SIZE:
+                yield batch
+                batch = []
+        if batch:
             yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def export_bytes(*, organization: Organization, qs: QuerySet, language: str, encoding: str):
