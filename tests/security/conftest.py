@@ -2,9 +2,12 @@
 a payload that a missing check would turn into a write for every URL of the policy registry, and
 a dump of every tenant-owned table to compare before and after a request."""
 
+import functools
 import io
 import json
+import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -222,3 +225,21 @@ def dump() -> str:
     out = io.StringIO()
     json.dump({k: _rows(v) for k, v in tables.items()}, out, default=str, sort_keys=True)
     return out.getvalue()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@functools.cache
+def app_sources(*patterns: str) -> tuple[Path, ...]:
+    """The project's own source files matching git `patterns` (tracked or new, not ignored),
+    without tests, the bench and the tool folders: what the static checks scan."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", *patterns],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    skip = (".venv/", ".tools/", "tests/", "bench/")
+    return tuple(ROOT / p for p in listed if p and not p.startswith(skip) and (ROOT / p).exists())

@@ -5,9 +5,7 @@ POSTed fields outside the form are ignored, and no ModelForm takes fields wholes
 import ast
 import itertools
 import re
-import subprocess
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.hashers import make_password
@@ -30,10 +28,9 @@ from tests.analytics.factories import (
     MeetingParticipantFactory,
 )
 from tests.factories import PASSWORD, UserFactory
-from tests.security.conftest import client_for, consume
+from tests.security.conftest import ROOT, app_sources, client_for, consume
 from users.models import User
 
-ROOT = Path(__file__).resolve().parents[2]
 FUZZ = settings(
     max_examples=60,
     deadline=None,
@@ -566,21 +563,9 @@ def test_edit_ignores_fields_outside_the_form(admin_a, member_a, org_a, org_b, a
     assert user_state(admin_b) == b_before
 
 
-def _python_sources() -> list[Path]:
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    skip = (".venv/", ".tools/", "tests/", "bench/")
-    return [ROOT / p for p in listed if not p.startswith(skip) and (ROOT / p).exists()]
-
-
 def test_no_model_form_takes_all_fields_or_excludes_some():
     offending = []
-    for path in _python_sources():
+    for path in app_sources("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef) and node.name == "Meta":
@@ -591,11 +576,11 @@ def test_no_model_form_takes_all_fields_or_excludes_some():
                         value = getattr(stmt.value, "value", None)
                         if name == "exclude" or (name == "fields" and value == "__all__"):
                             offending.append(f"{path.relative_to(ROOT)}:{stmt.lineno}")
-            if isinstance(node, ast.Call) and getattr(node.func, "id", "").endswith(
-                "modelform_factory"
-            ):
+            if isinstance(node, ast.Call) and (
+                getattr(node.func, "id", None) or getattr(node.func, "attr", "")
+            ).endswith("modelform_factory"):
                 for kw in node.keywords:
                     if kw.arg == "exclude" or getattr(kw.value, "value", None) == "__all__":
                         offending.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offending == []
-    assert any(p.name == "forms.py" for p in _python_sources())
+    assert any(p.name == "forms.py" for p in app_sources("*.py"))

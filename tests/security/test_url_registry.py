@@ -7,8 +7,6 @@ admin of another organization holding this organization's IDs, with wrong method
 CSRF token. A refused request must change nothing (a dump of every tenant-owned table)."""
 
 import re
-import subprocess
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -19,6 +17,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from miitel_admin.url_policy import ADMIN, POLICY, PUBLIC, SIGNED_IN
 from tests.analytics.factories import normalised
 from tests.security.conftest import (
+    ROOT,
+    app_sources,
     client_for,
     consume,
     dump,
@@ -28,7 +28,6 @@ from tests.security.conftest import (
     url_of,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 ADMIN_URLS = sorted(n for n, p in POLICY.items() if p.access == ADMIN)
@@ -310,26 +309,14 @@ ALLOWLIST: dict[tuple[str, str], tuple[int, str]] = {
 }
 
 
-def _source_files() -> list[Path]:
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py", "*.html"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    skip = (".venv/", ".tools/", "tests/", "bench/")
-    return [ROOT / p for p in listed if not p.startswith(skip) and (ROOT / p).exists()]
-
-
 def test_the_source_tree_is_scanned():
-    files = {p.relative_to(ROOT).as_posix() for p in _source_files()}
+    files = {p.relative_to(ROOT).as_posix() for p in app_sources("*.py", "*.html")}
     assert {"users/views.py", "exports/views.py", "templates/base.html"} <= files
 
 
 def test_no_csrf_exemption_unescaped_output_or_raw_sql_in_the_source():
     found = []
-    for path in _source_files():
+    for path in app_sources("*.py", "*.html"):
         text = path.read_text(encoding="utf-8")
         relative = path.relative_to(ROOT).as_posix()
         for needle in FORBIDDEN:
