@@ -26,8 +26,9 @@ from audit.services import SECRET_FIELDS, Actor, audit_record
 from exports import limits
 from exports.models import ActiveTransfer, ImportJob
 from permissions import catalog
-from permissions.services import field_name, grants_of
+from permissions.services import field_name
 from tests.factories import PASSWORD, UserFactory
+from tests.forms import edit_data, new_user_data
 from tests.security.conftest import client_for, close, consume
 from users.models import User
 from users.validators import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
@@ -131,23 +132,6 @@ def assert_record(event, *, action, actor, org, target, outcome="success", targe
     assert abs(stored - timezone.now()) < dt.timedelta(minutes=5), action
 
 
-def user_form(user: User, **overrides) -> dict:
-    data = {
-        "login_id": user.login_id,
-        "name": user.name,
-        "password": "",
-        "locale": user.locale,
-        "time_zone": user.time_zone,
-        "role": user.role,
-        "extension": user.extension,
-        "is_active": "on" if user.is_active else "",
-    }
-    for code, level in grants_of(user).items():
-        data[field_name(code)] = level or "on"
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
-
-
 @pytest.fixture
 def admin(admin_a):
     return client_for(admin_a)
@@ -209,15 +193,9 @@ def test_console_actions_each_write_one_complete_record(org_a, admin_a, member_a
             "user_create",
             lambda: admin.post(
                 reverse("users:create"),
-                {
-                    "login_id": "created@a.example.com",
-                    "name": "Created",
-                    "password": "Cr3#given-temp",
-                    "locale": "ja",
-                    "time_zone": "Asia/Tokyo",
-                    "role": "member",
-                    "extension": "",
-                },
+                new_user_data(
+                    login_id="created@a.example.com", name="Created", password="Cr3#given-temp"
+                ),
                 REMOTE_ADDR=IP,
             ),
             lambda: User.objects.get(login_id="created@a.example.com"),
@@ -226,7 +204,7 @@ def test_console_actions_each_write_one_complete_record(org_a, admin_a, member_a
             "user_update",
             lambda: admin.post(
                 reverse("users:edit", args=[member_a.pk]),
-                user_form(member_a, name="Member Renamed"),
+                edit_data(member_a, name="Member Renamed"),
                 REMOTE_ADDR=IP,
             ),
             lambda: member_a,
@@ -235,7 +213,7 @@ def test_console_actions_each_write_one_complete_record(org_a, admin_a, member_a
             "permissions_change",
             lambda: admin.post(
                 reverse("users:edit", args=[member_a.pk]),
-                user_form(User.objects.get(pk=member_a.pk), **{field_name(catalog.PHONE): "on"}),
+                edit_data(User.objects.get(pk=member_a.pk), **{field_name(catalog.PHONE): "on"}),
                 REMOTE_ADDR=IP,
             ),
             lambda: member_a,
@@ -244,7 +222,7 @@ def test_console_actions_each_write_one_complete_record(org_a, admin_a, member_a
             "password_reset",
             lambda: admin.post(
                 reverse("users:edit", args=[member_a.pk]),
-                user_form(User.objects.get(pk=member_a.pk), password="Rs4#reset-temp"),
+                edit_data(User.objects.get(pk=member_a.pk), password="Rs4#reset-temp"),
                 REMOTE_ADDR=IP,
             ),
             lambda: member_a,
@@ -354,18 +332,10 @@ def test_no_password_reaches_an_audit_row_a_log_line_or_an_axes_row(
 
     admin.post(
         reverse("users:create"),
-        {
-            "login_id": "created@a.example.com",
-            "name": "Created",
-            "password": "Cr3#given-temp",
-            "locale": "ja",
-            "time_zone": "Asia/Tokyo",
-            "role": "member",
-            "extension": "",
-        },
+        new_user_data(login_id="created@a.example.com", name="Created", password="Cr3#given-temp"),
     )
     admin.post(
-        reverse("users:edit", args=[member_a.pk]), user_form(member_a, password="Rs4#reset-temp")
+        reverse("users:edit", args=[member_a.pk]), edit_data(member_a, password="Rs4#reset-temp")
     )
     _sign_in(admin_a.login_id, "Wr5#wrong-login")
     own, _ = _sign_in("created@a.example.com", "Cr3#given-temp")

@@ -16,12 +16,12 @@ from permissions import catalog
 from permissions.models import ServiceGrant
 from permissions.services import field_name, grants_of
 from tests.factories import AdminFactory, GrantFactory
+from tests.forms import NEW_PASSWORD, edit_data, new_user_data
 from users import services as user_services
 from users.models import User
 
 CREATE_URL = reverse("users:create")
 LIST_URL = reverse("users:list")
-NEW_PASSWORD = "Kx7#pq92Lm"
 RESET_PASSWORD = "Nw5$tz81Qa"
 
 
@@ -37,38 +37,6 @@ def _admin_a_reads_english(admin_a):
 
 def edit_url(user_or_id) -> str:
     return reverse("users:edit", args=[getattr(user_or_id, "pk", user_or_id)])
-
-
-def new_user_data(**overrides) -> dict:
-    data = {
-        "login_id": "new.user@a.example.com",
-        "name": "New User",
-        "password": NEW_PASSWORD,
-        "locale": "ja",
-        "time_zone": "Asia/Tokyo",
-        "role": "member",
-        "extension": "",
-    }
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
-
-
-def edit_data(user: User, **overrides) -> dict:
-    """What the edit form posts back unchanged, with `overrides` (None removes a key)."""
-    data = {
-        "login_id": user.login_id,
-        "name": user.name,
-        "password": "",
-        "locale": user.locale,
-        "time_zone": user.time_zone,
-        "role": user.role,
-        "extension": user.extension,
-        "is_active": "on" if user.is_active else None,
-    }
-    for code, level in grants_of(user).items():
-        data[field_name(code)] = level or "on"
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
 
 
 def sessions_of(user: User) -> list[Session]:
