@@ -2,11 +2,13 @@
 services, ORM saves, bulk inserts, raw deletes — they equal a real count of the rows."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 
 from audit.services import Actor
 from permissions import catalog
 from permissions.models import ServiceGrant
+from permissions.services import grants_validate
 from tests.factories import AdminFactory, GrantFactory, OrganizationFactory, UserFactory
 from users import selectors, services
 from users.models import SeatCount, User
@@ -77,6 +79,29 @@ def test_the_seat_meter_and_the_limits_read_the_counters(org_a, django_assert_nu
     with django_assert_num_queries(1):
         meter = selectors.seat_meter(organization=org)
     assert meter.used == 5
+
+    # A counter that says "full" refuses the next user and the next MiiTel Phone seat, however
+    # few rows there are: the limit checks read the counters, not the tables.
+    contract = org.contract
+    contract.user_limit = 10
+    contract.services = sorted({*contract.services, catalog.PHONE})
+    contract.service_limits = {catalog.PHONE: 3}
+    contract.save()
+    SeatCount.objects.update_or_create(
+        organization=org, code=SeatCount.USERS, defaults={"used": 10}
+    )
+    SeatCount.objects.update_or_create(organization=org, code=catalog.PHONE, defaults={"used": 3})
+    with pytest.raises(ValidationError):
+        services._check_user_limit(contract)
+    member = User.objects.filter(organization=org).first()
+    with pytest.raises(ValidationError):
+        grants_validate(
+            contract=contract,
+            user=member,
+            desired={catalog.PHONE: ""},
+            current={},
+            check_seats=True,
+        )
 
 
 @pytest.mark.django_db(transaction=True)
