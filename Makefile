@@ -67,6 +67,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/lint-imports --no-cache
 
 # axe-core for the accessibility tests, from the npm registry (skipped where npm is missing:
 # those tests then skip with the reason, or fail under CI's REQUIRE_BROWSER=1).

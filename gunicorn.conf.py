@@ -4,7 +4,7 @@ gthread workers: CSV exports stream inside the request, and a sync worker is kil
 arbiter when a response takes longer than `timeout` (gthread's main thread keeps heartbeating).
 Two processes per core, four threads each. Pages are CPU-bound, so threads add no throughput
 (the User List at 16 connections: 148-161 req/s with 4, 159-165 with 2), but a sign-in waiting
-for a hashing slot (users/throttle.py) holds its thread while it waits: with 2 threads per
+for a hashing slot (accounts/throttle.py) holds its thread while it waits: with 2 threads per
 worker, 16 clients signing in at once took most of the machine's 10 threads and the list's p99
 rose to 2.5-7.7x idle (five runs); with 4 (20 threads) it was 1.2-3.2x (five runs).
 """

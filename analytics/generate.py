@@ -5,6 +5,7 @@ generate_series, a recursive CTE on SQLite): a million call records take seconds
 because no row crosses from Python. Meetings, participants, themes, bookmarks and funnel teams
 are few and use bulk_create."""
 
+import json
 import random
 from datetime import timedelta
 
@@ -74,8 +75,6 @@ FROM (SELECT u.id AS uid, n, abs(random()) %% 41 AS c, 30 + abs(random()) %% 300
 def _params(organization, user_ids, **extra):
     ids = list(user_ids)
     if connection.vendor == "sqlite":
-        import json
-
         return {"org": organization.pk, "ids": json.dumps(ids), **extra}
     return {"org": organization.pk, "ids": ids, **extra}
 

@@ -6,7 +6,8 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from users.models import Organization, User
+from accounts.models import Organization, User, UserSession
+from permissions.models import ServiceGrant
 
 from .models import (
     BookmarkedFilter,
@@ -165,9 +166,6 @@ def deletion_impact(*, user: User) -> dict[str, int]:
     def per_user(qs):
         # GROUP BY a constant column of the filtered rows: one row with the count.
         return count(qs, "organization_id")
-
-    from permissions.models import ServiceGrant
-    from users.models import UserSession
 
     columns = {
         "by_user_rows": per_user(ByUserDaily.objects.filter(user=ref)),

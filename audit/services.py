@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest
 
+from accounts.backends import client_ip as resolve_client_ip
+
 from .models import AuditEvent
 
 # Fields whose values never reach an audit row.
@@ -37,9 +39,7 @@ class Actor:
 
 def client_ip(request: HttpRequest) -> str | None:
     """The client IP, trusted-proxy aware (the same address django-axes counts)."""
-    from users.backends import client_ip as resolve
-
-    return resolve(request)
+    return resolve_client_ip(request)
 
 
 def _scrub(changes: dict) -> dict:

@@ -7,8 +7,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from users.access import admin_required
-from users.pagination import paginate
+from accounts.access import admin_required
+from accounts.pagination import paginate
 
 from .models import AuditEvent
 from .selectors import audit_list

@@ -131,7 +131,7 @@ def _ensure_database(url: str, name: str, *, drop: bool) -> None:
 
 
 def _has_rows() -> bool:
-    from users.models import Organization
+    from accounts.models import Organization
 
     return Organization.objects.exists()
 

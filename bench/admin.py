@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from users.models import User
+from accounts.models import User
 
 
 class BenchAdminSite(admin.AdminSite):

@@ -10,13 +10,13 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from accounts.models import Organization, User
+from accounts.pagination import encode_cursor
 from analytics.selectors import deletion_impact
 from audit.services import Actor
 from exports import csv_format
 from exports.exporting import export_bytes, export_queryset
 from users import selectors, services
-from users.models import Organization, User
-from users.pagination import encode_cursor
 
 from .timing import Result, compare
 
@@ -240,7 +240,7 @@ def login_lookup(rounds: int) -> list[Result]:
 def hashing(rounds: int) -> list[Result]:
     from django.contrib.auth.hashers import Argon2PasswordHasher
 
-    from users.hashers import MiitelArgon2PasswordHasher
+    from accounts.hashers import MiitelArgon2PasswordHasher
 
     ours, default = MiitelArgon2PasswordHasher(), Argon2PasswordHasher()
     ours_hash = ours.encode("Bench-pass-2026", ours.salt())
@@ -405,7 +405,7 @@ def _export_rss(limit: int) -> float:
 import os, django
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 django.setup()
-from users.models import Organization
+from accounts.models import Organization
 from exports.exporting import export_bytes, export_queryset
 
 def status(key):

@@ -18,7 +18,7 @@ from pathlib import Path
 from django.conf import settings
 from django.test import Client
 
-from users.models import User
+from accounts.models import User
 
 from .seed import PASSWORD
 from .timing import Result

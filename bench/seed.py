@@ -13,11 +13,11 @@ import time
 from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 
+from accounts.models import Organization, User
 from analytics.generate import generate_meetings_and_more
 from audit.services import Actor
 from permissions import catalog
 from users import services
-from users.models import Organization, User
 
 SEED_VERSION = "bench-seed-v1"
 PASSWORD = "Bench-pass-2026"  # the bench admins' password (bench database only)

@@ -2,8 +2,8 @@ from django.http import HttpResponse
 from django.template import engines
 from django.urls import include, path
 
+from accounts.models import User
 from miitel_admin.urls import urlpatterns as app_urls
-from users.models import User
 
 from .admin import site
 

@@ -7,8 +7,8 @@ from contextlib import nullcontext
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
+from accounts.models import Organization
 from users import selectors
-from users.models import Organization
 
 from . import csv_format
 

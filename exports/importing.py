@@ -17,15 +17,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from audit.services import Actor
+from accounts.models import Organization, User
+from accounts.validators import normalize_login_id
+from audit.models import AuditEvent
+from audit.services import Actor, audit_record
 from permissions import catalog
 from permissions.contracts import contract_lock
 from permissions.models import ServiceGrant
 from permissions.services import Grants, grants_validate
 from users import services
 from users.forms import UserForm
-from users.models import Organization, User
-from users.validators import normalize_login_id
 
 from . import csv_format
 
@@ -639,9 +640,6 @@ def _write(organization, report, actor, hashed, generated) -> ApplyResult:
         key = normalize_login_id(row.login_id)
         if key in generated:
             new_passwords.append((row.data["login_id"], generated[key]))
-    from audit.models import AuditEvent
-    from audit.services import audit_record
-
     audit_record(
         actor=actor,
         action=AuditEvent.Action.IMPORT,

@@ -9,9 +9,9 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.access import admin_required
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record, client_ip
-from users.access import admin_required
 from users.filters import NARROWING, UserFilterForm, list_params, query_string
 
 from . import csv_format, importing, limits

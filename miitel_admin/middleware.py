@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.http import HttpRequest
+from django.shortcuts import render
 
 from .views import healthz
 
@@ -25,9 +27,6 @@ class RequestSizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
-        from django.conf import settings
-        from django.shortcuts import render
-
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "accounts",
     "users",
     "permissions",
     "analytics",
@@ -54,10 +55,10 @@ MIDDLEWARE = [
     "miitel_admin.middleware.RequestSizeLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "users.middleware.SessionTimeoutMiddleware",
-    "users.middleware.UserContextMiddleware",
-    "users.middleware.ForcedPasswordChangeMiddleware",
-    "users.middleware.NoStoreMiddleware",
+    "accounts.middleware.SessionTimeoutMiddleware",
+    "accounts.middleware.UserContextMiddleware",
+    "accounts.middleware.ForcedPasswordChangeMiddleware",
+    "accounts.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # axes last, as its documentation asks: it turns a lockout into its response.
     "axes.middleware.AxesMiddleware",
@@ -125,31 +126,31 @@ AUTH_USER_MODEL = "users.User"
 AUTHENTICATION_BACKENDS = [
     # axes first: a locked-out attempt is refused before any password hash runs.
     "axes.backends.AxesStandaloneBackend",
-    "users.backends.LoginIdBackend",
+    "accounts.backends.LoginIdBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 PASSWORD_HASHERS = [
-    # argon2id, t=2, m=19 MiB, p=1: OWASP ASVS 5.0 Appendix C (see users/hashers.py).
-    "users.hashers.MiitelArgon2PasswordHasher",
+    # argon2id, t=2, m=19 MiB, p=1: OWASP ASVS 5.0 Appendix C (see accounts/hashers.py).
+    "accounts.hashers.MiitelArgon2PasswordHasher",
     # Older hashes verify and are upgraded to argon2id at the next sign-in.
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "users.validators.PublishedPasswordRuleValidator"},
+    {"NAME": "accounts.validators.PublishedPasswordRuleValidator"},
     {
         "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
         "OPTIONS": {"user_attributes": ("login_id", "name")},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "users.validators.ContextWordsValidator"},
+    {"NAME": "accounts.validators.ContextWordsValidator"},
 ]
 
-# Concurrent sign-in password hashes per machine (users.throttle): leaves cores for pages.
+# Concurrent sign-in password hashes per machine (accounts.throttle): leaves cores for pages.
 LOGIN_HASH_CONCURRENCY = env.int(
     "LOGIN_HASH_CONCURRENCY", default=max(1, (os.cpu_count() or 2) // 2)
 )
@@ -161,13 +162,13 @@ AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 # limit (LOGIN_IP_FAILURE_LIMIT) so one office behind a NAT is not locked out by a few typos.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=50)
-AXES_FAILURE_LIMIT = "users.backends.axes_failure_limit"
+AXES_FAILURE_LIMIT = "accounts.backends.axes_failure_limit"
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_FORM_FIELD = "username"
-AXES_USERNAME_CALLABLE = "users.backends.axes_username"
+AXES_USERNAME_CALLABLE = "accounts.backends.axes_username"
 AXES_LOCKOUT_CALLABLE = "users.views.lockout_response"
-# A successful sign-in clears that login ID's failures only (users.signals), never the IP's:
+# A successful sign-in clears that login ID's failures only (accounts.signals), never the IP's:
 # axes' own reset would also clear other login IDs' failures from the same address.
 AXES_RESET_ON_SUCCESS = False
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
@@ -176,11 +177,11 @@ AXES_VERBOSE = False
 # append to X-Forwarded-For stand in front of the app; then the address that many hops from the
 # right of X-Forwarded-For (what the outermost trusted proxy saw). Never the client-supplied left.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "users.backends.client_ip"
+AXES_CLIENT_IP_CALLABLE = "accounts.backends.client_ip"
 
 # --- Sessions -----------------------------------------------------------------------------------
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
-# users.middleware.SessionTimeoutMiddleware ends a session after SESSION_IDLE_TIMEOUT_SECONDS
+# accounts.middleware.SessionTimeoutMiddleware ends a session after SESSION_IDLE_TIMEOUT_SECONDS
 # without a request (idle) and SESSION_ABSOLUTE_TIMEOUT_SECONDS after sign-in however active.
 # The activity stamp is written at most once a minute, not on every request.
 SESSION_IDLE_TIMEOUT_SECONDS = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=30 * 60)
@@ -270,7 +271,7 @@ LOGGING = {
 
 SILENCED_SYSTEM_CHECKS = [
     # login_id is unique among users that are not deleted (a conditional constraint on the
-    # normalised key); users.backends.LoginIdBackend looks users up through that key.
+    # normalised key); accounts.backends.LoginIdBackend looks users up through that key.
     "auth.W004",
 ]
 

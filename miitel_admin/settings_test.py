@@ -18,7 +18,7 @@ from .settings import BASE_DIR, DATABASES
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",
-    "users.hashers.MiitelArgon2PasswordHasher",
+    "accounts.hashers.MiitelArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 

@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from accounts.models import Contract
+
 from . import catalog
 
 
@@ -15,8 +17,6 @@ def contract_lock(organization):
     this organization. SQLite ignores FOR UPDATE, but the connection runs transactions in
     IMMEDIATE mode, so the whole database is write-locked from BEGIN (settings._tune_database).
     """
-    from users.models import Contract
-
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("contract_lock() must run inside transaction.atomic()")
     return Contract.objects.select_for_update().get(organization_id=organization.pk)

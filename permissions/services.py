@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from users.models import SeatCount
+from permissions.models import SeatCount
 
 from . import catalog
 from .models import ServiceGrant
@@ -88,7 +88,7 @@ def grants_validate(
         limit = contract.seat_limit(code)
         if limit is None or code not in desired or code in current or field_name(code) in errors:
             continue
-        # The trigger-kept counter (users.models.SeatCount); `user` does not hold `code` here.
+        # The trigger-kept counter (accounts.models.SeatCount); `user` does not hold `code` here.
         taken = SeatCount.used_of(organization_id=contract.organization_id, code=code)
         if taken >= limit:
             add(

@@ -38,14 +38,14 @@ CONTROLS = [
     ),
     (
         "2 members get 403",
-        "users/access.py",
+        "accounts/access.py",
         "        if not request.user.is_admin:\n            raise PermissionDenied\n",
         "",
         "tests/security/test_url_registry.py",
     ),
     (
         "3 other organization 404",
-        "users/access.py",
+        "accounts/access.py",
         "pk=int(user_id), organization=request.organization",
         "pk=int(user_id)",
         "tests/security/test_url_registry.py",
@@ -81,21 +81,21 @@ CONTROLS = [
     ),
     (
         "11 lockout after 5 failures",
-        "users/backends.py",
+        "accounts/backends.py",
         "def axes_failure_limit(request, credentials) -> int:\n",
         "def axes_failure_limit(request, credentials) -> int:\n    return 1000\n",
         "tests/users/test_auth.py tests/security/test_audit_and_secrets.py",
     ),
     (
         "12 no enumeration (one hash for an unknown ID)",
-        "users/backends.py",
+        "accounts/backends.py",
         "                User().set_password(password)  # the same cost as a real check",
         "                pass",
         "tests/users/test_auth.py",
     ),
     (
         "13 argon2 memory >= 19 MiB",
-        "users/hashers.py",
+        "accounts/hashers.py",
         "memory_cost = 19456",
         "memory_cost = 8192",
         "tests/security/test_audit_and_secrets.py",
@@ -103,13 +103,13 @@ CONTROLS = [
     (
         "14 temporary password forces a change",
         "miitel_admin/settings.py",
-        '    "users.middleware.ForcedPasswordChangeMiddleware",\n',
+        '    "accounts.middleware.ForcedPasswordChangeMiddleware",\n',
         "",
         "tests/users/test_auth.py",
     ),
     (
         "17 deactivation ends sessions",
-        "users/sessions.py",
+        "accounts/sessions.py",
         '    _, per_model = Session.objects.filter(session_key__in=links.values("session_id"))'
         ".delete()",
         "    per_model = {}",
@@ -118,7 +118,7 @@ CONTROLS = [
     (
         "18 idle and absolute timeouts",
         "miitel_admin/settings.py",
-        '    "users.middleware.SessionTimeoutMiddleware",\n',
+        '    "accounts.middleware.SessionTimeoutMiddleware",\n',
         "",
         "tests/users/test_auth.py",
     ),
@@ -167,7 +167,7 @@ CONTROLS = [
     (
         "28 no-store on signed-in pages",
         "miitel_admin/settings.py",
-        '    "users.middleware.NoStoreMiddleware",\n',
+        '    "accounts.middleware.NoStoreMiddleware",\n',
         "",
         "tests/security/test_headers_and_csp.py",
     ),

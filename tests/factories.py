@@ -1,9 +1,9 @@
 import factory
 from factory.django import DjangoModelFactory
 
+from accounts.models import Contract, Organization, User
 from permissions import catalog
 from permissions.models import ServiceGrant
-from users.models import Contract, Organization, User
 
 # The password every factory user signs in with (MD5 in tests: fast).
 PASSWORD = "Passw0rd!xyz"

@@ -1,7 +1,7 @@
 """What the add and edit user forms post, for the tests that drive them."""
 
+from accounts.models import User
 from permissions.services import field_name, grants_of
-from users.models import User
 
 NEW_PASSWORD = "Kx7#pq92Lm"
 

@@ -9,12 +9,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, connections
 
+from accounts.models import User
 from audit.services import Actor
 from permissions import catalog
 from permissions.models import ServiceGrant
 from tests.factories import AdminFactory, OrganizationFactory, UserFactory
 from users import services
-from users.models import User
 
 THREADS = 20
 

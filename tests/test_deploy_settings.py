@@ -55,7 +55,7 @@ def test_production_defaults_are_secure_with_debug_off():
     assert s["CSRF_COOKIE_NAME"] == "__Host-csrftoken"
     assert s["SECURE_HSTS_SECONDS"] >= 31536000 and s["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is True
     assert s["SESSION_COOKIE_HTTPONLY"] is True and s["SESSION_COOKIE_SAMESITE"] == "Lax"
-    assert s["PASSWORD_HASHERS"][0] == "users.hashers.MiitelArgon2PasswordHasher"
+    assert s["PASSWORD_HASHERS"][0] == "accounts.hashers.MiitelArgon2PasswordHasher"
     assert s["ALLOWED_HOSTS"] == ["example.com"]
 
 

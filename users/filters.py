@@ -5,11 +5,11 @@ from urllib.parse import urlencode
 from django import forms
 from django.utils.translation import gettext_lazy
 
+from accounts.models import User
+from accounts.pagination import DEFAULT_PAGE_SIZE, PAGE_SIZES
 from permissions import catalog
 
 from . import selectors
-from .models import User
-from .pagination import DEFAULT_PAGE_SIZE, PAGE_SIZES
 
 # Longer search terms are cut to this (no login ID, name or extension is longer).
 SEARCH_MAX_LENGTH = 254

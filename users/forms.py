@@ -11,11 +11,8 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from permissions import catalog
-from permissions.services import Grants, field_name
-
-from .models import Organization, User
-from .validators import (
+from accounts.models import Organization, User
+from accounts.validators import (
     FIELD_LABELS,
     LOGIN_ID_SYMBOLS,
     PublishedPasswordRuleValidator,
@@ -25,6 +22,8 @@ from .validators import (
     validate_login_id,
     validate_user_name,
 )
+from permissions import catalog
+from permissions.services import Grants, field_name
 
 
 class LoginIdField(forms.CharField):

@@ -15,9 +15,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from accounts import access
 from permissions import catalog
 
-from . import access, selectors
+from . import selectors
 from .templatetags.console import service_abbr
 
 

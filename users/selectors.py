@@ -8,15 +8,15 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    StringAgg,
     Subquery,
     Value,
 )
 from django.db.models.functions import Concat
 
+from accounts.models import Organization, User
 from permissions import catalog
-from permissions.models import ServiceGrant
-
-from .models import Organization, SeatCount, User
+from permissions.models import SeatCount, ServiceGrant
 
 # sort key -> the columns it orders by (id last, so ties are stable)
 SORTS: dict[str, tuple[str, ...]] = {
@@ -42,8 +42,6 @@ KEYSET_SORTS: dict[str, tuple[str, ...]] = {
 
 def _grants_column():
     """All of a row's grants as one "code=level,code=level" string, in the page query itself."""
-    from django.db.models import StringAgg
-
     return Subquery(
         ServiceGrant.objects.filter(user=OuterRef("pk"))
         .order_by()
@@ -150,7 +148,7 @@ class SeatMeter:
 
 
 def seat_usage(*, organization: Organization, codes=()) -> dict[str, int]:
-    """Seats in use, from the trigger-kept counters (users.models.SeatCount): "users" and each
+    """Seats in use, from the trigger-kept counters (accounts.models.SeatCount): "users" and each
     service code asked for. One indexed read, however large the organization."""
     wanted = {SeatCount.USERS, *codes}
     usage = dict.fromkeys(wanted, 0)

@@ -15,11 +15,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import Contract, Organization, User
+from accounts.sessions import user_sessions_end
+from accounts.validators import normalize_login_id, password_rule_errors
+from analytics.services import purge_user_activity
 from audit.models import AuditEvent
 from audit.services import Actor, audit_event, audit_record, diff
 from permissions import catalog
 from permissions.contracts import contract_lock, validate_contract_terms
-from permissions.models import ServiceGrant
+from permissions.models import SeatCount, ServiceGrant
 from permissions.services import (
     Grants,
     grants_normalize,
@@ -28,10 +32,6 @@ from permissions.services import (
     grants_summary,
     grants_validate,
 )
-
-from .models import Contract, Organization, SeatCount, User
-from .sessions import user_sessions_end
-from .validators import normalize_login_id, password_rule_errors
 
 # --- Organizations and contracts (operators only) ---------------------------------------------
 
@@ -480,8 +480,6 @@ def user_delete(*, actor: Actor, user: User) -> dict[str, int]:
     team memberships, service grants, sessions, the login ID (free again at once), the password
     and the other personal fields. Guards: not yourself; not the organization's last active
     admin. Returns what was removed."""
-    from analytics.services import purge_user_activity
-
     with transaction.atomic():
         contract = contract_lock(user.organization)
         user = User.objects.select_for_update().get(pk=user.pk)

@@ -1,27 +1,34 @@
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts import access
+from accounts.backends import axes_username
+from accounts.models import User
+from accounts.pagination import paginate
+from accounts.sessions import session_register
+from analytics.selectors import deletion_impact
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record, client_ip
 from permissions.services import grants_of
 
-from . import access, selectors, services
+from . import selectors, services
 from .filters import UserFilterForm, is_filtered, list_params, query_string
 from .forms import LoginForm, PasswordChangeForm, UserForm
-from .models import User
-from .pagination import paginate
 from .presenters import filter_selects, user_rows_html
-from .sessions import session_register
 
 # --- Sign-in, sign-out, password ----------------------------------------------------------------
 
@@ -73,12 +80,6 @@ class LoginView(auth_views.LoginView):
 def lockout_response(request: HttpRequest, original_response=None, credentials=None):
     """django-axes calls this for a locked login ID: the sign-in page, status 429, saying when
     to try again. No password is hashed on this path."""
-    from axes.models import AccessAttempt
-    from django.conf import settings
-    from django.db.models import Max
-
-    from .backends import axes_username
-
     # Locked attempts are not recorded, so the lock ends a cool-off after the last failure.
     username = axes_username(request, credentials)
     last = AccessAttempt.objects.filter(
@@ -245,8 +246,6 @@ def _prev_url(page, params: dict) -> str:
 
 def _back_to_list(request: HttpRequest) -> str:
     """The User List with the filters the admin came from (kept in ?next=, same site only)."""
-    from django.utils.http import url_has_allowed_host_and_scheme
-
     target = request.POST.get("next") or request.GET.get("next") or ""
     list_url = reverse("users:list")
     if target.startswith(list_url) and url_has_allowed_host_and_scheme(
@@ -432,8 +431,6 @@ def user_delete(request: HttpRequest, user_id: int) -> HttpResponse:
                 % {"name": name, "shown": target.display_name},
             )
             return redirect(_back_to_list(request))
-    from analytics.selectors import deletion_impact
-
     return render(
         request,
         "users/user_confirm_delete.html",

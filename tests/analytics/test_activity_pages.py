@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.models import User
 from analytics.models import Meeting
 from audit.services import Actor
 from tests.analytics.factories import (
@@ -25,7 +26,6 @@ from tests.analytics.factories import (
 )
 from tests.factories import UserFactory
 from users import services as user_services
-from users.models import User
 
 CALLS_URL = reverse("analytics:calls")
 DASHBOARD_URL = reverse("analytics:dashboard")

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 import analytics.services
+from accounts.models import User, UserSession
 from analytics import selectors
 from analytics.generate import generate_by_user_days, generate_calls
 from analytics.models import (
@@ -47,7 +48,6 @@ from tests.analytics.factories import (
 from tests.factories import PASSWORD, AdminFactory, GrantFactory, UserFactory
 from users import selectors as user_selectors
 from users import services as user_services
-from users.models import User, UserSession
 
 NAME = "Kato Hana"
 LOGIN_ID = "kato@a.example.com"

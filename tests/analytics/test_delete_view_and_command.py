@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 import users.services
+from accounts.models import User
 from analytics.generate import generate_by_user_days, generate_calls
 from analytics.models import (
     BookmarkedFilter,
@@ -37,7 +38,6 @@ from tests.analytics.factories import (
     normalised,
 )
 from tests.factories import AdminFactory, GrantFactory, UserFactory
-from users.models import User
 
 NAME = "Kato Hana"
 LOGIN_ID = "kato@a.example.com"

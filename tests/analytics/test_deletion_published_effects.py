@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
+from accounts.models import User
 from analytics import selectors
 from analytics.models import (
     BookmarkedFilter,
@@ -39,7 +40,6 @@ from tests.analytics.factories import (
     page,
 )
 from tests.factories import AdminFactory, UserFactory
-from users.models import User
 
 NAME = "Kato Hana"
 LOCALES = ["en", "ja"]

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.urls import reverse
 
+from accounts.models import User
 from audit.models import AuditEvent
-from users.models import User
 
 AUDIT_URL = reverse("audit:list")
 JST = zoneinfo.ZoneInfo("Asia/Tokyo")

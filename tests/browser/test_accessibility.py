@@ -6,6 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from accounts.models import User
 from analytics.models import Meeting
 from audit.services import Actor
 from tests.analytics.factories import (
@@ -17,7 +18,6 @@ from tests.analytics.factories import (
 )
 from tests.factories import PASSWORD, AdminFactory, GrantFactory, OrganizationFactory, UserFactory
 from users import services
-from users.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

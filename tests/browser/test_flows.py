@@ -12,11 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from accounts.models import User
 from analytics.models import CallRecord
 from exports.models import ImportJob
 from tests.analytics.factories import CallRecordFactory
 from tests.factories import PASSWORD, AdminFactory, OrganizationFactory, UserFactory
-from users.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,10 +6,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from accounts.models import User
 from audit.services import Actor
 from tests.factories import OrganizationFactory
 from users import services
-from users.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

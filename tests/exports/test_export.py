@@ -14,12 +14,12 @@ from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.models import Contract, User
 from audit.models import AuditEvent
 from exports.csv_format import restore
 from permissions import catalog
 from tests.exports.headers import EN_HEADER, JA_HEADER
 from tests.factories import AdminFactory, GrantFactory, OrganizationFactory, UserFactory
-from users.models import Contract, User
 
 EXPORT_URL = reverse("exports:export")
 BOM = codecs.BOM_UTF8

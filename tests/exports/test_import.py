@@ -22,6 +22,7 @@ from django.test import Client
 from django.urls import resolve, reverse
 from django.utils import timezone, translation
 
+from accounts.models import Contract, User
 from audit.models import AuditEvent
 from audit.services import Actor
 from exports import csv_format, importing
@@ -31,7 +32,6 @@ from permissions.models import ServiceGrant
 from tests.exports.headers import EN_HEADER, JA_HEADER
 from tests.factories import AdminFactory, GrantFactory, UserFactory
 from users import services as user_services
-from users.models import Contract, User
 
 IMPORT_URL = reverse("exports:import")
 EXPORT_URL = reverse("exports:export")

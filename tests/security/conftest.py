@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from accounts.models import Contract, User, UserSession
 from analytics.models import CallRecord, Meeting, MeetingParticipant
 from audit.models import AuditEvent
 from exports.models import ActiveTransfer, ImportJob
@@ -27,7 +28,6 @@ from tests.analytics.factories import (
     MeetingParticipantFactory,
 )
 from tests.factories import PASSWORD, GrantFactory, UserFactory
-from users.models import Contract, User, UserSession
 
 NEW_PASSWORD = "Qv7#mZp2Lx9w"
 IMPORT_CSV = (

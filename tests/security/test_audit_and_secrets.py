@@ -21,6 +21,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import User
+from accounts.validators import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from audit.models import AuditEvent
 from audit.services import SECRET_FIELDS, Actor, audit_record
 from exports import limits
@@ -30,8 +32,6 @@ from permissions.services import field_name
 from tests.factories import PASSWORD, UserFactory
 from tests.forms import edit_data, new_user_data
 from tests.security.conftest import client_for, close, consume
-from users.models import User
-from users.validators import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 ROOT = Path(__file__).resolve().parents[2]
 IP = "203.0.113.7"
@@ -45,7 +45,7 @@ ARGON2ID_ASVS = "argon2$argon2id$v=19$m=19456,t=2,p=1$"
 
 def test_the_production_hasher_list_is_argon2id_first():
     assert PRODUCTION_HASHERS == [
-        "users.hashers.MiitelArgon2PasswordHasher",
+        "accounts.hashers.MiitelArgon2PasswordHasher",
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",
         "django.contrib.auth.hashers.Argon2PasswordHasher",
     ]

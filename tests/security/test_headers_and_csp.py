@@ -12,12 +12,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import include, path, reverse
 
+from accounts import checks
+from accounts.models import User
 from exports.models import ActiveTransfer
 from miitel_admin.url_policy import ADMIN, POLICY
 from tests.factories import PASSWORD
 from tests.security.conftest import consume, url_of
-from users import checks
-from users.models import User
 
 HSTS_MIN = 31536000
 CSP_REQUIRED = (

@@ -16,6 +16,7 @@ from django.utils.html import escape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from accounts.models import User
 from audit.models import AuditEvent
 from exports.models import ActiveTransfer
 from permissions import catalog
@@ -29,7 +30,6 @@ from tests.analytics.factories import (
 )
 from tests.factories import PASSWORD, UserFactory
 from tests.security.conftest import ROOT, app_sources, client_for, consume
-from users.models import User
 
 FUZZ = settings(
     max_examples=60,

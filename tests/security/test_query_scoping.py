@@ -17,6 +17,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.models import User
 from analytics.models import CallRecord
 from audit.services import Actor, audit_record
 from exports.models import ActiveTransfer
@@ -28,10 +29,17 @@ from tests.analytics.factories import (
     TableThemeFactory,
 )
 from tests.security.conftest import client_for, consume, url_of
-from users.models import User
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT_PACKAGES = ("users", "analytics", "audit", "exports", "permissions", "miitel_admin")
+PROJECT_PACKAGES = (
+    "accounts",
+    "users",
+    "analytics",
+    "audit",
+    "exports",
+    "permissions",
+    "miitel_admin",
+)
 
 # The tables the brief names as tenant-owned; every table with an organization column is added
 # below, so a new tenant-owned model is covered without editing this list.
@@ -44,7 +52,7 @@ NAMED_TENANT_TABLES = re.compile(
 def _tables_with_an_organization() -> set[str]:
     from django.apps import apps
 
-    from users.models import Organization
+    from accounts.models import Organization
 
     tables = set()
     for model in apps.get_models(include_auto_created=True):
@@ -64,7 +72,7 @@ def is_tenant_table(table: str) -> bool:
 # Statements that read tenant-owned rows without an organization condition, by the project
 # function that runs them and the tables they read. Each is safe for the reason given.
 ALLOWLIST: dict[str, tuple[set[str], str]] = {
-    "users.backends.LoginIdBackend.get_user": (
+    "accounts.backends.LoginIdBackend.get_user": (
         {"users_user", "users_contract"},
         "the signed-in user by the primary key stored in their own session: the organization is "
         "what this lookup finds, it cannot be a condition of it",

@@ -8,11 +8,11 @@ import pytest
 from django.contrib.sessions.models import Session
 from django.urls import reverse
 
+from accounts.models import User
 from audit.models import AuditEvent
 from permissions import catalog
 from tests.factories import AdminFactory, GrantFactory, UserFactory
 from users import services as user_services
-from users.models import User
 
 LIST_URL = reverse("users:list")
 

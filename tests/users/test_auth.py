@@ -24,12 +24,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.hashers import MiitelArgon2PasswordHasher
+from accounts.models import User, UserSession
 from audit.models import AuditEvent
 from audit.services import Actor
 from tests.factories import PASSWORD, AdminFactory, UserFactory
 from users import services
-from users.hashers import MiitelArgon2PasswordHasher
-from users.models import User, UserSession
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 IP = "10.0.0.1"

@@ -18,12 +18,12 @@ from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.management import CommandError, call_command
 
+from accounts.models import Contract, Organization, User
+from accounts.validators import password_rule_errors, validate_login_id
 from audit.models import AuditEvent
 from permissions import catalog
 from permissions.models import ServiceGrant
 from tests.factories import GrantFactory, OrganizationFactory, UserFactory
-from users.models import Contract, Organization, User
-from users.validators import password_rule_errors, validate_login_id
 
 STRONG_PASSWORD = "Vq7#mZ2!pLx9"
 TEMPORARY_PASSWORD_LINE = re.compile(r"^Temporary password: (\S+)$", re.MULTILINE)

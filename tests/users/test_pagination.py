@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.urls import reverse
 
+from accounts import pagination
+from accounts.models import User
 from tests.factories import UserFactory
-from users import pagination
-from users.models import User
 
 LIST_URL = reverse("users:list")
 

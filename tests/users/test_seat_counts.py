@@ -1,17 +1,17 @@
-"""The seat counters (users.models.SeatCount) are kept by database triggers: after any write —
+"""The seat counters (permissions.models.SeatCount) are kept by database triggers: after any write —
 services, ORM saves, bulk inserts, raw deletes — they equal a real count of the rows."""
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from accounts.models import User
 from audit.services import Actor
 from permissions import catalog
-from permissions.models import ServiceGrant
+from permissions.models import SeatCount, ServiceGrant
 from permissions.services import grants_validate
 from tests.factories import AdminFactory, GrantFactory, OrganizationFactory, UserFactory
 from users import selectors, services
-from users.models import SeatCount, User
 
 
 def counted(org) -> dict[str, int]:
@@ -130,23 +130,3 @@ def test_service_count_follows_grants_and_survives_a_full_save(org_a):
 
     ServiceGrant.objects.filter(user=user, service=catalog.PHONE).delete()
     assert User.objects.get(pk=user.pk).service_count == 1
-
-
-def test_every_counter_trigger_is_installed_after_migrate(db):
-    from users import db_triggers
-
-    assert set(db_triggers.TRIGGER_NAMES[connection.vendor]) <= db_triggers.installed(connection)
-
-
-def test_a_lost_trigger_is_put_back_after_migrate(db):
-    """SQLite drops a table's triggers when a migration rebuilds the table; post_migrate
-    reinstalls them and recounts."""
-    from django.apps import apps
-
-    from users import db_triggers
-    from users.apps import _reinstall_triggers
-
-    db_triggers.uninstall(connection)
-    assert not set(db_triggers.TRIGGER_NAMES[connection.vendor]) & db_triggers.installed(connection)
-    _reinstall_triggers(apps.get_app_config("users"), using="default")
-    assert set(db_triggers.TRIGGER_NAMES[connection.vendor]) <= db_triggers.installed(connection)

@@ -10,10 +10,10 @@ from django.contrib.sessions.models import Session
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from accounts.models import User, UserSession
 from audit.models import AuditEvent
 from permissions.models import ServiceGrant
 from tests.factories import AdminFactory, GrantFactory, UserFactory
-from users.models import User, UserSession
 
 
 def run(*args):

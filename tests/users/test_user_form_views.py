@@ -11,6 +11,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.sessions.models import Session
 from django.urls import reverse
 
+from accounts.models import User
 from audit.models import AuditEvent
 from permissions import catalog
 from permissions.models import ServiceGrant
@@ -18,7 +19,6 @@ from permissions.services import field_name, grants_of
 from tests.factories import AdminFactory, GrantFactory
 from tests.forms import NEW_PASSWORD, edit_data, new_user_data
 from users import services as user_services
-from users.models import User
 
 CREATE_URL = reverse("users:create")
 LIST_URL = reverse("users:list")

@@ -11,9 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.models import User
 from permissions import catalog
 from tests.factories import AdminFactory, GrantFactory, UserFactory
-from users.models import User
 
 LIST_URL = reverse("users:list")
 

@@ -1,13 +1,12 @@
-"""The field rules of product.md §2 at their boundaries: users.validators and UserForm."""
+"""The field rules of product.md §2 at their boundaries: accounts.validators and UserForm."""
 
 import pytest
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.utils import translation
 
-from users.forms import UserForm
-from users.models import Organization, User
-from users.validators import (
+from accounts.models import Organization, User
+from accounts.validators import (
     PublishedPasswordRuleValidator,
     normalize_login_id,
     normalize_user_name,
@@ -16,6 +15,7 @@ from users.validators import (
     validate_login_id,
     validate_user_name,
 )
+from users.forms import UserForm
 
 # The published symbol sets exactly as product.md §2 prints them, one character each.
 PUBLISHED_LOGIN_ID_SYMBOLS = "@ ! # $ % & * + - / = ? ^ _ ` { | } ~ ."

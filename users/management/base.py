@@ -8,11 +8,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 
+from accounts.models import Organization, User
+from accounts.validators import normalize_login_id
 from audit.services import Actor
 from permissions import catalog
 from permissions.services import Grants
-from users.models import Organization, User
-from users.validators import normalize_login_id
 
 
 class OperatorCommand(BaseCommand):

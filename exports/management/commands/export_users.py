@@ -2,6 +2,7 @@ import sys
 
 from django.utils import translation
 
+from accounts.models import User
 from audit.models import AuditEvent
 from audit.services import audit_record
 from exports import csv_format
@@ -9,7 +10,6 @@ from exports.exporting import export_bytes, export_queryset, unencodable_users
 from permissions import catalog
 from users import selectors
 from users.management.base import OperatorCommand, fail
-from users.models import User
 
 
 class Command(OperatorCommand):

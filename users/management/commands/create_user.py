@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError
 
+from accounts.models import User
 from permissions import catalog
 from users import services
 from users.forms import UserForm
@@ -9,7 +10,6 @@ from users.management.base import (
     fail,
     form_and_services,
 )
-from users.models import User
 
 NAMES = {"login_id": "login-id", "name": "name", "time_zone": "time-zone"}
 

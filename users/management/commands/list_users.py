@@ -1,7 +1,9 @@
+import unicodedata
+
+from accounts.models import User
 from permissions import catalog
 from users import selectors
 from users.management.base import OperatorCommand
-from users.models import User
 
 
 class Command(OperatorCommand):
@@ -69,7 +71,6 @@ class Command(OperatorCommand):
 
 def _width(text: str) -> int:
     """Display width: East Asian wide characters take two columns."""
-    import unicodedata
 
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 

@@ -4,6 +4,8 @@ from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from accounts.models import Organization, User
+from accounts.validators import validate_login_id
 from analytics.generate import (
     generate_by_user_days,
     generate_calls,
@@ -13,8 +15,6 @@ from permissions import catalog
 from permissions.models import ServiceGrant
 from users import services
 from users.management.base import OperatorCommand, error_lines, fail
-from users.models import Organization, User
-from users.validators import validate_login_id
 
 FAMILY = [
     ("佐藤", "sato"),

@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError
 
+from accounts.models import User
 from users import services
 from users.forms import UserForm
 from users.management.base import (
@@ -8,7 +9,6 @@ from users.management.base import (
     fail,
     form_and_services,
 )
-from users.models import User
 
 NAMES = {"login_id": "new-login-id", "time_zone": "time-zone", "is_active": "active"}
 

@@ -54,35 +54,6 @@ class Contract(models.Model):
         return int(limit) if limit is not None else None
 
 
-class SeatCount(models.Model):
-    """How many seats an organization uses: `code` "users" counts its users that are not
-    deleted, a service code counts that service's grants.
-
-    Kept by database triggers (migration users 0004) on users_user and permissions_servicegrant,
-    in the same transaction as the change, whatever writes it (services, bulk loads, raw SQL),
-    so the seat meter and the limit checks read one row instead of counting 100,000."""
-
-    USERS = "users"
-
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    code = models.CharField(max_length=32)
-    used = models.IntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["organization", "code"], name="seatcount_org_code"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.organization_id}:{self.code}={self.used}"
-
-    @classmethod
-    def used_of(cls, *, organization_id: int, code: str) -> int:
-        """Seats in use for `code` ("users" or a service code); 0 before the first one."""
-        row = cls.objects.filter(organization_id=organization_id, code=code)
-        return row.values_list("used", flat=True).first() or 0
-
-
 class UserQuerySet(models.QuerySet):
     def for_organization(self, organization: Organization) -> "UserQuerySet":
         return self.filter(organization=organization)
@@ -141,6 +112,14 @@ class User(AbstractBaseUser):
     # database trigger on permissions_servicegrant (migration users 0006) so the list can sort
     # on it through an index. Never written by Django (see save()).
     service_count = models.PositiveSmallIntegerField(db_default=0, editable=False)
+    # Raised by every change the change service writes (fields or services). A form, a
+    # confirmation page or a SCIM client (ETag / If-Match) names the version it saw, and a
+    # change made over a newer one is refused instead of silently undoing it.
+    version = models.PositiveIntegerField(default=1, editable=False)
+    # When the task worker deactivates the user (scheduled deactivation), if set.
+    deactivate_at = models.DateTimeField(_("deactivate at"), null=True, blank=True)
+    # The identity provider's own ID for this user (SCIM externalId), if provisioned by one.
+    external_id = models.CharField(_("external ID"), max_length=255, blank=True)
 
     objects = UserManager()
     all_objects = AllUsersManager()
@@ -208,6 +187,16 @@ class User(AbstractBaseUser):
                 fields=["organization", "service_count", "name", "id"],
                 name="users_org_services_idx",
                 condition=Q(deleted_at__isnull=True),
+            ),
+            models.Index(
+                fields=["organization", "external_id"],
+                name="users_org_external_idx",
+                condition=Q(deleted_at__isnull=True) & ~Q(external_id=""),
+            ),
+            models.Index(
+                fields=["deactivate_at"],
+                name="users_deactivate_at_idx",
+                condition=Q(deleted_at__isnull=True, deactivate_at__isnull=False),
             ),
             # users_org_lastlogin_idx (last_login ASC NULLS FIRST) is created per database by
             # migration 0007: SQLite has no NULLS FIRST in index definitions.

@@ -1,7 +1,7 @@
 from django.db import migrations
 
-from users import db_triggers
-
+# The counter triggers this migration used to create are installed by permissions 0004, which
+# owns them; existing databases get them replaced there, new ones get them there.
 LAST_LOGIN_INDEX = {
     # The User List sorted by last login: never-signed-in users first going up (SQLite has no
     # NULLS FIRST in index definitions, and sorts NULLs first already).
@@ -13,14 +13,10 @@ LAST_LOGIN_INDEX = {
 
 
 def forwards(apps, schema_editor):
-    connection = schema_editor.connection
-    schema_editor.execute(LAST_LOGIN_INDEX[connection.vendor])
-    db_triggers.install(connection)
-    db_triggers.recount(connection)
+    schema_editor.execute(LAST_LOGIN_INDEX[schema_editor.connection.vendor])
 
 
 def backwards(apps, schema_editor):
-    db_triggers.uninstall(schema_editor.connection)
     schema_editor.execute("DROP INDEX IF EXISTS users_org_lastlogin_idx")
 
 

@@ -17,7 +17,7 @@ from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, Tuple
 COUNT_CAP = 10_000
 PAGE_SIZES = (25, 50, 100)
 DEFAULT_PAGE_SIZE = 50
-_SALT = "users.pagination.cursor"
+_SALT = "accounts.pagination.cursor"
 
 
 @dataclass

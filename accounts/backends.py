@@ -1,6 +1,10 @@
 import ipaddress
 
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
+from django.db.models import Sum
+from django.utils import timezone
 
 from .models import User
 from .throttle import hash_slot
@@ -9,8 +13,6 @@ from .validators import LOGIN_ID_MAX_LENGTH, normalize_login_id
 
 def client_ip(request) -> str | None:
     """The client's address, trusting X-Forwarded-For only as far as TRUSTED_PROXY_COUNT."""
-    from django.conf import settings
-
     remote = request.META.get("REMOTE_ADDR") or None
     count = settings.TRUSTED_PROXY_COUNT
     if count <= 0:
@@ -40,11 +42,6 @@ def axes_failure_limit(request, credentials) -> int:
     """django-axes locks when max(failures of this login ID, failures of this IP) reaches the
     returned limit. Answering the login-ID limit once that counter has reached it, and the
     higher IP limit otherwise, gives each counter its own limit."""
-    from axes.models import AccessAttempt
-    from django.conf import settings
-    from django.db.models import Sum
-    from django.utils import timezone
-
     user_limit = settings.LOGIN_FAILURE_LIMIT
     username = axes_username(request, credentials)
     if username is not None:

@@ -3,7 +3,7 @@
 import django.db.models.deletion
 import django.db.models.manager
 import django.utils.timezone
-import users.models
+import accounts.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -71,7 +71,7 @@ class Migration(migrations.Migration):
                 'base_manager_name': 'all_objects',
             },
             managers=[
-                ('objects', users.models.UserManager()),
+                ('objects', accounts.models.UserManager()),
                 ('all_objects', django.db.models.manager.Manager()),
             ],
         ),
