@@ -32,12 +32,18 @@ def get_managed_user_or_404(request: HttpRequest, user_id) -> User:
         raise Http404 from None
 
 
+def acting_on_self(actor, target) -> bool:
+    """An admin may not delete, deactivate or demote themselves (product.md §3): the change
+    service refuses it, and the pages offer no such action."""
+    return actor is not None and target is not None and actor.pk == target.pk
+
+
 def can_delete_user(actor: User, target: User) -> bool:
-    return actor.pk != target.pk
+    return not acting_on_self(actor, target)
 
 
 def can_deactivate_user(actor: User, target: User) -> bool:
-    return actor.pk != target.pk and target.is_active
+    return not acting_on_self(actor, target) and target.is_active
 
 
 def can_activate_user(actor: User, target: User) -> bool:

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
+from .fields import DEFAULT_TIME_ZONE
 from .validators import USER_NAME_MAX_LENGTH, normalize_login_id
 
 
@@ -55,9 +56,6 @@ class Contract(models.Model):
 
 
 class UserQuerySet(models.QuerySet):
-    def for_organization(self, organization: Organization) -> "UserQuerySet":
-        return self.filter(organization=organization)
-
     def available(self) -> "UserQuerySet":
         """Users that pickers and filters may offer: active, not deleted."""
         return self.filter(is_active=True, deleted_at__isnull=True)
@@ -100,7 +98,7 @@ class User(AbstractBaseUser):
     locale = models.CharField(
         _("locale"), max_length=2, choices=Locale.choices, default=Locale.JAPANESE
     )
-    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Tokyo")
+    time_zone = models.CharField(_("time zone"), max_length=64, default=DEFAULT_TIME_ZONE)
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.MEMBER)
     extension = models.CharField(_("extension number"), max_length=6, blank=True)
     is_active = models.BooleanField(_("active"), default=True)

@@ -23,6 +23,15 @@ class AuditEvent(models.Model):
         EXPORT = "export", _("User list exported")
         IMPORT = "import", _("Users imported")
 
+    class Channel(models.TextChoices):
+        """How the change came: every channel writes through the same change service."""
+
+        CONSOLE = "console", _("Console")
+        OPERATOR = "operator", _("Operator command")
+        IMPORT = "import", _("CSV import")
+        SCIM = "scim", _("SCIM provisioning")
+        SCHEDULE = "schedule", _("Schedule")
+
     class Outcome(models.TextChoices):
         SUCCESS = "success", _("Success")
         FAILURE = "failure", _("Failure")
@@ -46,8 +55,10 @@ class AuditEvent(models.Model):
         blank=True,
         related_name="+",
     )
-    # Who acted, as text: the admin's login ID, or "operator:<command>" for manage.py commands.
+    # Who acted, as text: the admin's login ID, "operator:<command> (<os user>)" for manage.py
+    # commands, a SCIM token's name.
     actor_label = models.CharField(_("actor"), max_length=300)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, blank=True)
     target = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -61,6 +72,9 @@ class AuditEvent(models.Model):
     changes = models.JSONField(_("changes"), default=dict, blank=True)
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     detail = models.CharField(_("detail"), max_length=500, blank=True)
+    # The target user's version after this change (users.changes): what a stale edit, form
+    # or SCIM request missed is read from here.
+    target_version = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("audit event")
@@ -69,6 +83,7 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["organization", "-created_at", "-id"], name="audit_org_time_idx"),
             models.Index(fields=["organization", "target"], name="audit_org_target_idx"),
+            models.Index(fields=["target", "target_version"], name="audit_target_version_idx"),
         ]
 
     def __str__(self) -> str:

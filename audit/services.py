@@ -21,6 +21,7 @@ class Actor:
     user: object | None
     label: str
     ip_address: str | None = None
+    channel: str = AuditEvent.Channel.CONSOLE
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> "Actor":
@@ -34,7 +35,9 @@ class Actor:
             who = getpass.getuser()
         except (KeyError, OSError):
             who = "unknown"
-        return cls(user=None, label=f"operator:{command} ({who})")
+        return cls(
+            user=None, label=f"operator:{command} ({who})", channel=AuditEvent.Channel.OPERATOR
+        )
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -63,6 +66,7 @@ def audit_event(
     changes: dict | None = None,
     outcome: str = AuditEvent.Outcome.SUCCESS,
     detail: str = "",
+    target_version: int | None = None,
 ) -> AuditEvent:
     """An unsaved audit record, for callers that write many at once (bulk_create)."""
     if target is not None and not target_label:
@@ -71,6 +75,7 @@ def audit_event(
         organization=organization,
         actor=actor.user,
         actor_label=actor.label[:300],
+        channel=actor.channel,
         action=action,
         outcome=outcome,
         target=target,
@@ -78,6 +83,7 @@ def audit_event(
         changes=_scrub(changes or {}),
         ip_address=actor.ip_address,
         detail=detail[:500],
+        target_version=target_version,
     )
 
 

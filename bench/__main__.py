@@ -22,6 +22,7 @@ SECTIONS = [
     "delete",
     "export",
     "import",
+    "import_dry_run",
     "http",
     "instances",
 ]
@@ -83,6 +84,7 @@ def main() -> int:
         "delete": lambda: cases_db.delete_user(rounds),
         "export": lambda: cases_db.export(rounds),
         "import": lambda: cases_db.import_users(rounds),
+        "import_dry_run": lambda: cases_db.import_dry_run(rounds),
         "http": lambda: cases_http.load(duration),
         "instances": cases_http.two_instances,
     }

@@ -1,40 +1,36 @@
-"""Bulk add and update from CSV (product.md §5; domain.md §5.1, §5.2): validate every row against
-every rule with nothing written (the dry run), then apply all or nothing.
+"""Bulk add and update from CSV (product.md §5; docs/csv.md): read the file in the chosen
+encoding, turn each row into a proposed change, and hand them all to the change service
+(users.changes.apply_changes): with commit=False for the dry run, which validates every row
+against every rule with nothing written, and with commit=True to apply all or nothing.
 
-The rules are the same as the forms' and services': each row is bound to users.forms.UserForm,
-grants go through permissions.services.grants_validate, and apply() calls users.services for every
-row, inside one transaction, so the audit log gets one entry per user. What only the whole file
-can tell (duplicates, seat limits, the last admin) is checked over the file's final state.
+The rules themselves are the change service's, so a row gets the same verdict and the same
+message as the Add new user form or a command would. What is the import's own: bytes and
+encodings, columns and cells (1/0 flags, locale and time zone codes, blank cells keeping an
+existing user's values), and the report, row by row, in the file's terms.
 """
 
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from django.conf import settings
-from django.contrib.auth.hashers import make_password
-from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils.translation import gettext as _
 
+from accounts.fields import NEW_USER_DEFAULTS
 from accounts.models import Organization, User
+from accounts.problems import GENERAL
 from accounts.validators import normalize_login_id
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
 from permissions import catalog
-from permissions.contracts import contract_lock
-from permissions.models import ServiceGrant
-from permissions.services import Grants, grants_validate
-from users import services
-from users.forms import UserForm
+from permissions.services import Grants
+from users.changes import ADD, ERROR, UNCHANGED, UPDATE, Change, ChangeResult, apply_changes
 
 from . import csv_format
 
 MAX_ROWS = 20_000
 MAX_BYTES = 10 * 1024 * 1024
 
-ADD, UPDATE, UNCHANGED, ERROR = "add", "update", "unchanged", "error"
-USER_FIELDS = ("login_id", "name", "extension", "locale", "time_zone", "role", "is_active")
+# The order a row's changed columns are listed in: the user's fields, then services by name.
+REPORTED_FIELDS = ("login_id", "name", "extension", "locale", "time_zone", "role", "is_active")
 
 
 @dataclass
@@ -42,13 +38,14 @@ class RowResult:
     line: int
     login_id: str
     status: str = UNCHANGED
-    changes: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)  # the labels of the changed columns
+    # (column label, value before, value after) of each changed cell, in words.
+    diff: list[tuple[str, str, str]] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (column label, message)
-    # What apply() needs (never shown): the user's final values and grants.
+    # The values the row proposes (user fields), and whether a new user's temporary password
+    # is to be generated (its Temporary password cell is blank). Not part of the stored report.
     data: dict = field(default_factory=dict)
-    grants: Grants = field(default_factory=dict)
-    password: str = ""
-    user_id: int | None = None
+    generates_password: bool = False
 
     def error(self, column: str, message: str) -> None:
         self.errors.append((column, message))
@@ -74,37 +71,308 @@ class Report:
     def error_rows(self) -> list[RowResult]:
         return [r for r in self.rows if r.status == ERROR]
 
-    def to_json(self, *, with_data: bool = False) -> dict:
-        rows = []
-        for r in self.rows:
-            row = {
-                "line": r.line,
-                "login_id": r.login_id,
-                "status": r.status,
-                "changes": r.changes,
-                "errors": r.errors,
-            }
-            if with_data:
-                row.update(data=r.data, grants=r.grants, user_id=r.user_id)
-            rows.append(row)
+    def to_json(self) -> dict:
         return {
-            "rows": rows,
+            "rows": [
+                {
+                    "line": r.line,
+                    "login_id": r.login_id,
+                    "status": r.status,
+                    "changes": r.changes,
+                    "diff": r.diff,
+                    "errors": r.errors,
+                }
+                for r in self.rows
+            ],
             "file_errors": self.file_errors,
             "unknown_columns": self.unknown_columns,
             "counts": self.counts,
         }
 
 
-def _label(col_key: str, columns: dict[str, csv_format.Column], language: str) -> str:
-    col = columns.get(col_key)
-    return col.label(language) if col else col_key
+@dataclass
+class ApplyResult:
+    added: int
+    updated: int
+    generated_passwords: list[tuple[str, str]]  # (login ID, temporary password)
 
 
-def _flag(value: str) -> bool | None:
-    value = value.strip()
-    if value in ("1", "0"):
-        return value == "1"
-    return None
+# --- Reading the file ---------------------------------------------------------------------------
+
+
+@dataclass
+class _File:
+    """A file read into rows: each row's report entry and, unless a cell could not be read,
+    its proposed change."""
+
+    report: Report
+    columns: dict[str, csv_format.Column] = field(default_factory=dict)
+    language: str = "en"
+    rows: list[tuple[RowResult, Change | None]] = field(default_factory=list)
+
+    def label(self, key: str) -> str:
+        column = self.columns.get(key)
+        return column.label(self.language) if column else key
+
+    @property
+    def changes(self) -> list[Change]:
+        return [change for _row, change in self.rows if change is not None]
+
+
+def _read(organization: Organization, data: bytes, encoding: str, language: str) -> _File:
+    file = _File(report=Report(), language=language)
+    report = file.report
+    if len(data) > MAX_BYTES:
+        report.file_errors.append(
+            _("The file is larger than %(mb)d MB. Split it into smaller files.")
+            % {"mb": MAX_BYTES // (1024 * 1024)}
+        )
+        return file
+    try:
+        text = csv_format.decode_file(data, encoding)
+        records = list(csv_format.read_rows(text))
+    except csv_format.CsvFormatError as error:
+        report.file_errors.append(str(error))
+        return file
+    if not records:
+        report.file_errors.append(_("The file is empty."))
+        return file
+    contract = organization.contract
+    mapping, report.unknown_columns = csv_format.match_header(
+        records[0][1], csv_format.import_columns(contract)
+    )
+    file.columns = {col.key: col for col in mapping.values()}
+    if "login_id" not in file.columns:
+        report.file_errors.append(
+            _("The first line must be the header row, with a “%(column)s” column.")
+            % {"column": csv_format.columns_for(contract)[0].label(language)}
+        )
+        return file
+    body = records[1:]
+    if len(body) > MAX_ROWS:
+        report.file_errors.append(
+            _("The file has %(rows)d rows; at most %(max)d can be imported at once.")
+            % {"rows": len(body), "max": MAX_ROWS}
+        )
+        return file
+    ours = _existing_users(organization, body, mapping)
+    for line, cells in body:
+        values = {
+            col.key: csv_format.restore(cells[i]) if i < len(cells) else ""
+            for i, col in mapping.items()
+        }
+        row = RowResult(line=line, login_id=values.get("login_id", "").strip())
+        change = _row_change(file, row, values, ours.get(normalize_login_id(row.login_id)))
+        report.rows.append(row)
+        file.rows.append((row, change))
+    return file
+
+
+def _existing_users(organization, body, mapping) -> dict[str, User]:
+    """This organization's users named by the file's login IDs, by normalised key. A login ID
+    taken in another organization is the change service's to refuse (like any add's)."""
+    login_index = next(i for i, col in mapping.items() if col.key == "login_id")
+    keys = sorted(
+        {
+            normalize_login_id(csv_format.restore(cells[login_index]))
+            for _line, cells in body
+            if login_index < len(cells)
+        }
+        - {""}
+    )
+    ours: dict[str, User] = {}
+    for start in range(0, len(keys), 1000):
+        for user in User.objects.filter(
+            organization=organization, login_id_key__in=keys[start : start + 1000]
+        ).only("pk", "login_id_key"):
+            ours[user.login_id_key] = user
+    return ours
+
+
+def _flag(cell: str) -> bool | None:
+    return {"1": True, "0": False}.get(cell)
+
+
+def _row_change(file: _File, row: RowResult, values: dict, user: User | None) -> Change | None:
+    """The row's cells as a proposed change. A blank cell keeps an existing user's value (the
+    user name excepted: it is required); for a new user it means the default. Cells that are
+    not readable (a flag other than 1/0, an unknown locale code) are reported here and the row
+    proposes nothing."""
+    present = set(file.columns)
+    adding = user is None
+    fields: dict = {}
+    grant: Grants = {}
+    revoke: list[str] = []
+
+    def cell(key: str) -> str | None:
+        """The stripped cell, or None when it keeps the current value (or is absent)."""
+        if key not in present:
+            return None
+        text = values.get(key, "").strip()
+        return None if text == "" and not adding else text
+
+    def bad(key: str, message: str) -> None:
+        row.error(file.label(key), message)
+
+    if adding:
+        fields["login_id"] = row.login_id
+    if "name" in present:
+        fields["name"] = values.get("name", "")
+    if (extension := cell("extension")) is not None:
+        fields["extension"] = extension
+    if (locale := cell("locale")) is not None:
+        if locale == "":
+            fields["locale"] = NEW_USER_DEFAULTS["locale"]
+        elif locale.lower() in csv_format.LOCALE_FROM_CODE:
+            fields["locale"] = csv_format.LOCALE_FROM_CODE[locale.lower()]
+        else:
+            bad("locale", _("Locale must be 0 (Japanese) or 1 (English)."))
+    if (zone := cell("time_zone")) is not None:
+        fields["time_zone"] = (
+            csv_format.TIME_ZONE_CODES.get(zone, zone) or NEW_USER_DEFAULTS["time_zone"]
+        )
+    # Blank for a new user: active, not an admin.
+    if (active := cell("is_active")) is not None:
+        flag = NEW_USER_DEFAULTS["is_active"] if active == "" else _flag(active)
+        if flag is None:
+            bad("is_active", _("Use 1 (yes) or 0 (no)."))
+        else:
+            fields["is_active"] = flag
+    if (admin := cell(catalog.ADMIN)) is not None:
+        flag = False if admin == "" else _flag(admin)
+        if flag is None:
+            bad(catalog.ADMIN, _("Use 1 (yes) or 0 (no)."))
+        else:
+            fields["role"] = User.Role.ADMIN if flag else User.Role.MEMBER
+    for service in catalog.GRANTABLE:
+        code = service.code
+        if (service_cell := cell(code)) is None:
+            continue
+        if service.has_levels:
+            level = csv_format.MEETING_ACCESS_FROM_CODE.get(service_cell or "0")
+            if level is None:
+                bad(code, _("Use 0 (none), 1 (host only) or 2 (all)."))
+            elif level == service.levels[0].value:
+                revoke.append(code)
+            else:
+                grant[code] = level
+        else:
+            on = False if service_cell == "" else _flag(service_cell)
+            if on is None:
+                bad(code, _("Use 1 (yes) or 0 (no)."))
+            elif on:
+                grant[code] = ""
+            else:
+                revoke.append(code)
+    password = values.get("password", "") if "password" in present else ""
+    if row.status == ERROR:
+        return None
+    row.data = fields
+    row.generates_password = adding and not password
+    return Change(
+        user_id=None if adding else user.pk,
+        fields=fields,
+        grants={} if adding else None,
+        grant=grant,
+        revoke=revoke,
+        password=password or None,
+        generate_password=adding and not password,
+        ref=row.line,
+    )
+
+
+# --- The change service's verdicts, in the file's terms -------------------------------------------
+
+
+def _line(ref) -> str:
+    return _("line %(line)d") % {"line": ref}
+
+
+def _column_of(file: _File, problem) -> str:
+    """The column a problem is reported under: its field's, and the Administrative privileges
+    column for the rule about the organization's last active admin."""
+    problem_field = problem.field
+    if problem_field == "role" or problem.code == "last_admin":
+        return file.label(catalog.ADMIN)
+    if problem_field.startswith("service_"):
+        return file.label(problem_field.removeprefix("service_"))
+    if problem_field in (GENERAL, "version"):
+        return file.label("login_id")
+    if problem_field == "password" and "password" not in file.columns:
+        return str(csv_format.PASSWORD_COLUMN.label(file.language))
+    return file.label(problem_field)
+
+
+def _grants_from(summary) -> Grants:
+    grants: Grants = {}
+    for item in summary or []:
+        code, _sep, level = item.partition("=")
+        grants[code] = level
+    return grants
+
+
+def _shown(key: str, value) -> str:
+    """A cell's value before or after, in words for the report."""
+    if key in ("is_active", "role"):
+        on = value is True or value == User.Role.ADMIN
+        return _("Yes") if on else _("No")
+    if key == "locale":
+        return str(User.Locale(value).label) if value in User.Locale.values else str(value)
+    return "" if value is None else str(value)
+
+
+def _service_shown(code: str, grants: Grants) -> str:
+    service = catalog.get(code)
+    if code not in grants:
+        return service.levels[0].label if service.has_levels else _("No")
+    if service.has_levels:
+        level = service.level(grants[code])
+        return level.label if level else grants[code]
+    return _("Yes")
+
+
+def _report(file: _File, result: ChangeResult) -> None:
+    outcomes = iter(result.outcomes)
+    for row, change in file.rows:
+        if change is None:
+            continue
+        outcome = next(outcomes)
+        for problem in outcome.problems:
+            row.error(_column_of(file, problem), problem.text)
+        if outcome.problems:
+            continue
+        row.status = outcome.status
+        if outcome.status == ADD:
+            row.changes = [file.label(k) for k in ("login_id", "name") if k in file.columns]
+            continue
+        for key in REPORTED_FIELDS:
+            if key in outcome.changes:
+                before, after = outcome.changes[key]
+                column = file.label(catalog.ADMIN if key == "role" else key)
+                row.changes.append(column)
+                row.diff.append((column, _shown(key, before), _shown(key, after)))
+        if "services" in outcome.changes:
+            before, after = (_grants_from(s) for s in outcome.changes["services"])
+            codes = sorted(
+                {
+                    code
+                    for code in before.keys() | after.keys()
+                    if before.get(code) != after.get(code)
+                },
+                key=lambda code: file.label(code),
+            )
+            for code in codes:
+                column = file.label(code)
+                row.changes.append(column)
+                row.diff.append((column, _service_shown(code, before), _service_shown(code, after)))
+        if change.password:
+            column = str(csv_format.PASSWORD_COLUMN.label(file.language))
+            row.changes.append(column)
+            row.diff.append((column, "", "••••••••"))
+        row.status = UPDATE if row.changes else UNCHANGED
+
+
+# --- Dry run and apply ----------------------------------------------------------------------------
 
 
 def validate_file(
@@ -116,411 +384,18 @@ def validate_file(
     language: str,
 ) -> Report:
     """The dry run: classify every row, nothing written."""
-    report = Report()
-    if len(data) > MAX_BYTES:
-        report.file_errors.append(
-            _("The file is larger than %(mb)d MB. Split it into smaller files.")
-            % {"mb": MAX_BYTES // (1024 * 1024)}
-        )
-        return report
-    try:
-        text = csv_format.decode_file(data, encoding)
-        records = list(csv_format.read_rows(text))
-    except csv_format.CsvFormatError as error:
-        report.file_errors.append(str(error))
-        return report
-    if not records:
-        report.file_errors.append(_("The file is empty."))
-        return report
-    contract = organization.contract
-    columns = csv_format.import_columns(contract)
-    header = records[0][1]
-    mapping, report.unknown_columns = csv_format.match_header(header, columns)
-    by_key = {col.key: col for col in mapping.values()}
-    if "login_id" not in by_key:
-        report.file_errors.append(
-            _("The first line must be the header row, with a “%(column)s” column.")
-            % {"column": csv_format.columns_for(contract)[0].label(language)}
-        )
-        return report
-    body = records[1:]
-    if len(body) > MAX_ROWS:
-        report.file_errors.append(
-            _("The file has %(rows)d rows; at most %(max)d can be imported at once.")
-            % {"rows": len(body), "max": MAX_ROWS}
-        )
-        return report
-
-    existing = _existing_users(organization, body, mapping)
-    for line, cells in body:
-        values = {
-            col.key: csv_format.restore(cells[i]) if i < len(cells) else ""
-            for i, col in mapping.items()
-        }
-        report.rows.append(
-            _validate_row(
-                line=line,
-                values=values,
-                present=set(by_key),
-                organization=organization,
-                existing=existing,
-                columns=by_key,
-                language=language,
-            )
-        )
-    _check_whole_file(report, organization, existing, by_key, acting_user, language)
-    return report
-
-
-def _existing_users(organization, body, mapping) -> dict:
-    login_index = next(i for i, col in mapping.items() if col.key == "login_id")
-    keys = {
-        normalize_login_id(csv_format.restore(cells[login_index]))
-        for _, cells in body
-        if login_index < len(cells)
-    }
-    keys.discard("")
-    ours: dict[str, User] = {}
-    elsewhere: set[str] = set()
-    key_list = sorted(keys)
-    for start in range(0, len(key_list), 1000):
-        chunk = key_list[start : start + 1000]
-        for user in User.objects.filter(login_id_key__in=chunk):
-            if user.organization_id == organization.pk:
-                ours[user.login_id_key] = user
-            else:
-                elsewhere.add(user.login_id_key)
-    grants: dict[int, Grants] = {u.pk: {} for u in ours.values()}
-    ids = list(grants)
-    for start in range(0, len(ids), 1000):
-        for user_id, code, level in ServiceGrant.objects.filter(
-            user_id__in=ids[start : start + 1000]
-        ).values_list("user_id", "service", "level"):
-            grants[user_id][code] = level
-    return {"ours": ours, "elsewhere": elsewhere, "grants": grants}
-
-
-def _validate_row(*, line, values, present, organization, existing, columns, language):
-    raw_login = values.get("login_id", "").strip()
-    row = RowResult(line=line, login_id=raw_login)
-    key = normalize_login_id(raw_login)
-    user = existing["ours"].get(key)
-    label = lambda k: _label(k, columns, language)  # noqa: E731
-
-    if key in existing["elsewhere"]:
-        row.error(label("login_id"), _("This login ID is already in use."))
-        return row
-    current = (
-        {f: getattr(user, f) for f in USER_FIELDS}
-        if user
-        else {
-            "login_id": raw_login,
-            "name": "",
-            "extension": "",
-            "locale": User.Locale.JAPANESE,
-            "time_zone": "Asia/Tokyo",
-            "role": User.Role.MEMBER,
-            "is_active": True,
-        }
+    file = _read(organization, data, encoding, language)
+    if file.report.file_errors or not file.rows:
+        return file.report
+    result = apply_changes(
+        organization=organization,
+        actor=Actor(user=acting_user, label=""),
+        changes=file.changes,
+        commit=False,
+        describe=_line,
     )
-    current_grants = dict(existing["grants"].get(user.pk, {})) if user else {}
-    final = dict(current)
-    final["login_id"] = raw_login if not user else user.login_id
-    final_grants = dict(current_grants)
-
-    def take(key_: str, convert) -> None:
-        if key_ not in present:
-            return
-        cell = values.get(key_, "").strip()
-        if cell == "" and user is not None and key_ not in ("name",):
-            return  # a blank cell keeps the current value on update
-        converted = convert(cell)
-        if converted is None:
-            return
-        final[key_] = converted
-
-    def bad(key_: str, message: str):
-        row.error(label(key_), message)
-
-    # Plain fields (validated by the form below).
-    if "name" in present:
-        final["name"] = values.get("name", "")
-    if "extension" in present:
-        extension = values.get("extension", "").strip()
-        if extension or user is None:  # a blank cell keeps an existing user's extension
-            final["extension"] = extension
-
-    def locale(cell):
-        if cell == "":
-            return User.Locale.JAPANESE
-        if cell.lower() not in csv_format.LOCALE_FROM_CODE:
-            bad("locale", _("Locale must be 0 (Japanese) or 1 (English)."))
-            return None
-        return csv_format.LOCALE_FROM_CODE[cell.lower()]
-
-    def time_zone(cell):
-        if cell == "":
-            return "Asia/Tokyo"
-        zone = csv_format.TIME_ZONE_CODES.get(cell, cell)
-        if zone not in settings.USER_TIME_ZONES and not (user and zone == user.time_zone):
-            bad(
-                "time_zone",
-                _("Time zone “%(value)s” is not offered. Offered: %(zones)s.")
-                % {"value": cell, "zones": ", ".join(settings.USER_TIME_ZONES)},
-            )
-            return None
-        return zone
-
-    def flag(key_):
-        def convert(cell):
-            if cell == "":
-                return key_ == "is_active"  # blank: active, not granted
-            result = _flag(cell)
-            if result is None:
-                bad(key_, _("Use 1 (yes) or 0 (no)."))
-            return result
-
-        return convert
-
-    take("locale", locale)
-    take("time_zone", time_zone)
-    take("is_active", flag("is_active"))
-    if catalog.ADMIN in present:
-        cell = values.get(catalog.ADMIN, "").strip()
-        if not (cell == "" and user is not None):
-            admin = flag(catalog.ADMIN)(cell)
-            if admin is not None:
-                final["role"] = User.Role.ADMIN if admin else User.Role.MEMBER
-
-    for service in catalog.GRANTABLE:
-        code = service.code
-        if code not in present:
-            continue
-        cell = values.get(code, "").strip()
-        if cell == "" and user is not None:
-            continue
-        if service.has_levels:
-            level = csv_format.MEETING_ACCESS_FROM_CODE.get(cell or "0")
-            if level is None:
-                bad(code, _("Use 0 (none), 1 (host only) or 2 (all)."))
-                continue
-            if level == catalog.MEETING_ACCESS_NONE:
-                final_grants.pop(code, None)
-            else:
-                final_grants[code] = level
-        else:
-            on = flag(code)(cell)
-            if on is None:
-                continue
-            if on:
-                final_grants[code] = ""
-            else:
-                final_grants.pop(code, None)
-
-    password = values.get("password", "") if "password" in present else ""
-    row.password = password
-    if row.status == ERROR:
-        return row
-
-    form_data = {
-        **{k: final[k] for k in ("login_id", "name", "extension", "locale", "time_zone", "role")},
-        "password": password,
-    }
-    if user is not None and final["is_active"]:
-        form_data["is_active"] = "on"
-    elif user is not None:
-        form_data["is_active"] = ""
-    if user is None and not password:
-        form_data["password"] = services.generate_temporary_password(
-            User(organization=organization, login_id=raw_login, name=final["name"])
-        )
-    form = UserForm(form_data, organization=organization, instance=user)
-    if not form.is_valid():
-        for field_key, messages in form.errors.items():
-            column = (
-                label(field_key) if field_key in columns or field_key == "login_id" else field_key
-            )
-            if field_key == "password":
-                column = _label("password", columns, language) if "password" in columns else column
-            for message in messages:
-                row.error(column, message)
-        return row
-    cleaned = form.cleaned_data
-    final.update({k: cleaned[k] for k in ("login_id", "name", "extension")})
-
-    try:
-        grants_validate(
-            contract=organization.contract,
-            user=user or User(organization=organization),
-            desired=final_grants,
-            current=current_grants,
-            check_seats=False,  # counted over the whole file in _check_whole_file()
-        )
-    except ValidationError as error:
-        for key_, errors in error.error_dict.items():
-            column = label(key_.removeprefix("service_"))
-            for message in ValidationError(errors).messages:
-                row.error(column, message)
-        return row
-
-    row.data = final
-    row.grants = final_grants
-    row.user_id = user.pk if user else None
-    if user is None:
-        row.status = ADD
-        row.changes = [label(k) for k in ("login_id", "name") if k in present]
-        return row
-    changed = [k for k in USER_FIELDS if final[k] != current[k]]
-    changed_services = sorted(
-        set(final_grants.items()) ^ set(current_grants.items()), key=lambda kv: kv[0]
-    )
-    row.changes = [label(k if k != "role" else catalog.ADMIN) for k in changed]
-    row.changes += sorted({label(code) for code, _ in changed_services})
-    if password:
-        row.changes.append(_label("password", columns, language))
-    row.status = UPDATE if row.changes else UNCHANGED
-    return row
-
-
-def _check_whole_file(report, organization, existing, columns, acting_user, language):
-    """Rules only the whole file can break: duplicates, seat limits, the last admin, yourself."""
-    label = lambda k: _label(k, columns, language)  # noqa: E731
-    seen: dict[str, RowResult] = {}
-    for row in report.rows:
-        key = normalize_login_id(row.login_id)
-        if not key:
-            continue
-        if key in seen:
-            row.error(
-                label("login_id"),
-                _("This login ID also appears on line %(line)d.") % {"line": seen[key].line},
-            )
-        else:
-            seen[key] = row
-    valid = [r for r in report.rows if r.status in (ADD, UPDATE, UNCHANGED)]
-    contract = organization.contract
-    in_file = {r.user_id for r in valid if r.user_id}
-
-    # Extensions: unique among the organization's users once the file is applied.
-    others = (
-        User.objects.filter(organization=organization)
-        .exclude(extension="")
-        .exclude(pk__in=[r.user_id for r in report.rows if r.user_id])
-        .values_list("extension", flat=True)
-    )
-    taken = Counter(others)
-    for row in valid:
-        ext = row.data.get("extension")
-        if ext:
-            taken[ext] += 1
-    for row in valid:
-        ext = row.data.get("extension")
-        if ext and taken[ext] > 1:
-            row.error(
-                label("extension"), _("This extension number is already used in your organization.")
-            )
-
-    # Users: every add takes a seat.
-    adds = [r for r in report.rows if r.status == ADD]
-    used = User.objects.filter(organization=organization).count()
-    free = contract.user_limit - used
-    for index, row in enumerate(adds):
-        if index >= free:
-            row.error(
-                label("login_id"),
-                _(
-                    "Your contract allows %(limit)d users: this row would be user %(n)d. To change "
-                    "the number of users in your contract, please contact us."
-                )
-                % {"limit": contract.user_limit, "n": used + index + 1},
-            )
-
-    # Seat-limited services, counted over the file's final state: the users who keep their seat
-    # first (wherever they are in the file), then the new takers in file order.
-    for code in sorted(catalog.SEAT_LIMITED_CODES):
-        limit = contract.seat_limit(code)
-        if limit is None or not contract.has_service(code):
-            continue
-        kept = (
-            ServiceGrant.objects.filter(organization=organization, service=code)
-            .exclude(user_id__in=in_file)
-            .count()
-        )
-        live = [r for r in report.rows if r.status in (ADD, UPDATE, UNCHANGED)]
-
-        def had(row, code=code):
-            return bool(row.user_id) and code in existing["grants"].get(row.user_id, {})
-
-        count = kept + sum(1 for r in live if code in r.grants and had(r))
-        for row in live:
-            if code not in row.grants or had(row):
-                continue
-            count += 1
-            if count > limit:
-                row.error(
-                    label(code),
-                    _(
-                        "All %(limit)d %(service)s seats in your contract would be in use. "
-                        "To change your contract, please contact us."
-                    )
-                    % {"limit": limit, "service": catalog.get(code).label},
-                )
-
-    # Yourself, and the organization's last active admin.
-    for row in report.rows:
-        if acting_user is not None and row.user_id == acting_user.pk and row.status == UPDATE:
-            if not row.data["is_active"]:
-                row.error(label("is_active"), _("You cannot deactivate yourself."))
-            elif row.data["role"] != User.Role.ADMIN:
-                row.error(label(catalog.ADMIN), _("You cannot remove your own admin role."))
-    admins_after = set(
-        User.objects.filter(organization=organization, role=User.Role.ADMIN, is_active=True)
-        .exclude(pk__in=in_file)
-        .values_list("pk", flat=True)
-    )
-    final_admins = [
-        r
-        for r in report.rows
-        if r.status in (ADD, UPDATE, UNCHANGED)
-        and r.data.get("role") == User.Role.ADMIN
-        and r.data.get("is_active")
-    ]
-    if not admins_after and not final_admins:
-        for row in report.rows:
-            if row.status == UPDATE and row.user_id:
-                before = existing["ours"].get(normalize_login_id(row.login_id))
-                if before and before.role == User.Role.ADMIN and before.is_active:
-                    row.error(
-                        label(catalog.ADMIN),
-                        _(
-                            "This file would leave the organization without an active admin. "
-                            "Keep at least one user an active admin."
-                        ),
-                    )
-
-
-# --- Apply --------------------------------------------------------------------------------------
-
-
-def hash_passwords(passwords: list[str], *, workers: int = 2, progress=None) -> list[str]:
-    """Argon2 hashes of `passwords`, on `workers` threads: argon2-cffi releases the GIL while
-    it hashes, so two threads use both cores without weakening the parameters."""
-    hashes: list[str] = [""] * len(passwords)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for index, encoded in enumerate(pool.map(make_password, passwords, chunksize=16)):
-            hashes[index] = encoded
-            if progress and index % 100 == 99:
-                progress(index + 1)
-    if progress:
-        progress(len(passwords))
-    return hashes
-
-
-@dataclass
-class ApplyResult:
-    added: int
-    updated: int
-    generated_passwords: list[tuple[str, str]]  # (login ID, temporary password)
+    _report(file, result)
+    return file.report
 
 
 def apply_file(
@@ -528,122 +403,36 @@ def apply_file(
     organization: Organization,
     data: bytes,
     encoding: str,
-    admin: User | None,
     language: str,
     actor: Actor,
     progress=None,
-    on_write=None,
 ) -> tuple[Report, ApplyResult | None]:
-    """Apply a file, all or nothing; `progress(done, total)` follows the password hashing.
-    Returns the report it was applied with, and the result (None when the file no longer
-    passes: nothing written).
-
-    1. Validate and hash the temporary passwords, outside any lock (hashing takes minutes for
-       thousands of users, and must not block the organization's admins).
-    2. Lock the contract, validate again against the database as it is now, and write every
-       row in one transaction: the final state was checked as a whole, so the rows are written
-       without their one-by-one limit checks (a seat or an extension may move between users in
-       the same file), in an order the database constraints accept."""
-
-    def check() -> Report:
-        return validate_file(
-            organization=organization,
-            data=data,
-            encoding=encoding,
-            acting_user=admin,
-            language=language,
-        )
-
-    report = check()
-    if not report.ok:
-        return report, None
-    passwords: dict[str, str] = {}
-    generated: dict[str, str] = {}
-    for row in report.rows:
-        key = normalize_login_id(row.login_id)
-        if row.password:
-            passwords[key] = row.password
-        elif row.status == ADD:
-            generated[key] = passwords[key] = _generated_password(organization, row)
-    keys = list(passwords)
-    if progress:
-        progress(0, len(keys))
-    hashed = dict(
-        zip(
-            keys,
-            hash_passwords(
-                [passwords[k] for k in keys],
-                progress=(lambda done: progress(done, len(keys))) if progress else None,
-            ),
-            strict=True,
-        )
-    )
-    if on_write:
-        on_write()
-    with transaction.atomic():
-        contract_lock(organization)
-        report = check()
-        if not report.ok:
-            return report, None
-        result = _write(organization, report, actor, hashed, generated)
-    return report, result
-
-
-def _generated_password(organization, row: RowResult) -> str:
-    return services.generate_temporary_password(
-        User(organization=organization, login_id=row.data["login_id"], name=row.data["name"])
-    )
-
-
-def _write(organization, report, actor, hashed, generated) -> ApplyResult:
-    adds = [r for r in report.rows if r.status == ADD]
-    updates = [r for r in report.rows if r.status == UPDATE]
-    new_passwords = []
-
-    def encoded(row) -> str | None:
-        key = normalize_login_id(row.login_id)
-        if key in hashed:
-            return hashed[key]
-        if row.status == ADD:  # became an add after the first pass: generate now
-            generated[key] = _generated_password(organization, row)
-            return make_password(generated[key])
-        return None
-
-    users = {u.pk: u for u in User.objects.filter(pk__in=[r.user_id for r in updates])}
-    before = {pk: {"extension": u.extension} for pk, u in users.items()}
-    # Extensions that change are cleared first, so that two users may swap theirs.
-    moving = [r.user_id for r in updates if r.data["extension"] != users[r.user_id].extension]
-    User.objects.filter(pk__in=moving).update(extension="")
-    for row in updates:
-        services.user_update(
-            actor=actor,
-            user=users[row.user_id],
-            data={k: row.data[k] for k in USER_FIELDS},
-            grants=row.grants,
-            password_hash=encoded(row),
-            check_limits=False,
-            audit_before=before[row.user_id] if row.user_id in moving else None,
-        )
-    services.users_bulk_create(
-        actor=actor,
+    """Apply a file, all or nothing, as `actor` (whose own user, if any, the rules about
+    yourself apply to). `progress(phase, done, total)` follows the password hashing and the
+    writing. Returns the report it was applied with, and the result (None when
+    the file does not pass, as the database is now: nothing written)."""
+    file = _read(organization, data, encoding, language)
+    if file.report.file_errors or any(row.status == ERROR for row, _c in file.rows):
+        return file.report, None
+    result = apply_changes(
         organization=organization,
-        users=[
-            {
-                **{k: row.data[k] for k in USER_FIELDS},
-                "password_hash": encoded(row),
-                "grants": row.grants,
-            }
-            for row in adds
-        ],
+        actor=actor,
+        changes=file.changes,
+        describe=_line,
+        progress=progress,
     )
-    for row in adds:
-        key = normalize_login_id(row.login_id)
-        if key in generated:
-            new_passwords.append((row.data["login_id"], generated[key]))
+    _report(file, result)
+    if not result.committed:
+        return file.report, None
+    added = [o for o in result.outcomes if o.status == ADD]
+    updated = sum(1 for row in file.report.rows if row.status == UPDATE)
+    generated = [(o.user.login_id, o.temporary_password) for o in added if o.temporary_password]
     audit_record(
         actor=actor,
         action=AuditEvent.Action.IMPORT,
         organization=organization,
-        detail=f"added={len(adds)} updated={len(updates)} generated_passwords={len(new_passwords)}",
+        detail=f"added={len(added)} updated={updated} generated_passwords={len(generated)}",
     )
-    return ApplyResult(added=len(adds), updated=len(updates), generated_passwords=new_passwords)
+    return file.report, ApplyResult(
+        added=len(added), updated=updated, generated_passwords=generated
+    )

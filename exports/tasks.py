@@ -7,6 +7,7 @@ import time
 from django.tasks import task
 from django.utils import timezone, translation
 
+from audit.models import AuditEvent
 from audit.services import Actor
 
 from . import importing, limits
@@ -50,9 +51,9 @@ def _wait_for_slot(job: ImportJob, *, wait_seconds: int = 600) -> int:
 
 
 def _run(job: ImportJob) -> None:
-    def progress(done: int, total: int) -> None:
+    def progress(phase: str, done: int, total: int) -> None:
         ImportJob.objects.filter(pk=job.pk).update(
-            phase="hashing", progress_done=done, progress_total=max(total, 1)
+            phase=phase, progress_done=done, progress_total=max(total, 1)
         )
 
     slot = _wait_for_slot(job)
@@ -61,15 +62,14 @@ def _run(job: ImportJob) -> None:
             organization=job.organization,
             data=bytes(job.content or b""),
             encoding=job.encoding,
-            admin=job.admin,
             language=job.language,
             actor=Actor(
                 user=job.admin,
-                label=f"{job.admin.login_id} (CSV import)",
+                label=job.admin.login_id,
                 ip_address=job.ip_address,
+                channel=AuditEvent.Channel.IMPORT,
             ),
             progress=progress,
-            on_write=lambda: ImportJob.objects.filter(pk=job.pk).update(phase="writing"),
         )
     finally:
         limits.release(slot)

@@ -125,7 +125,3 @@ DEFAULT_CONTRACT_SERVICES: tuple[str, ...] = tuple(
 
 def get(code: str) -> Service:
     return BY_CODE[code]
-
-
-def service_choices() -> list[tuple[str, str]]:
-    return [(s.code, s.label) for s in GRANTABLE]

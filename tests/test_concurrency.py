@@ -14,7 +14,7 @@ from audit.services import Actor
 from permissions import catalog
 from permissions.models import ServiceGrant
 from tests.factories import AdminFactory, OrganizationFactory, UserFactory
-from users import services
+from tests.services import create_user, set_active, update_user
 
 THREADS = 20
 
@@ -68,12 +68,12 @@ def test_twenty_concurrent_adds_with_three_free_seats_create_exactly_three():
     actor = Actor(user=admin, label=admin.login_id)
 
     def add(i):
-        services.user_create(
+        create_user(
             actor=actor,
             organization=org,
             login_id=f"racer{i}@example.com",
             name=f"Racer {i}",
-            password="Racer-pass-1",
+            password="Qz8#vLm2pR4t",
         )
 
     outcomes = race(add)
@@ -91,7 +91,7 @@ def test_twenty_concurrent_phone_grants_with_five_free_seats_grant_exactly_five(
     actor = Actor(user=admin, label=admin.login_id)
 
     def grant(i):
-        services.user_update(actor=actor, user=users[i], data={}, grants={catalog.PHONE: ""})
+        update_user(actor=actor, user=users[i], data={}, grants={catalog.PHONE: ""})
 
     outcomes = race(grant)
 
@@ -105,7 +105,7 @@ def test_concurrent_deactivations_of_the_last_two_admins_leave_one_active_admin(
     operator = Actor(user=None, label="operator:test")
 
     def deactivate(i):
-        services.user_set_active(actor=operator, user=admins[i % 2], active=False)
+        set_active(actor=operator, user=admins[i % 2], active=False)
 
     outcomes = race(deactivate)
 
@@ -121,12 +121,12 @@ def test_concurrent_adds_of_one_login_id_in_two_organizations_create_one_user():
     operator = Actor(user=None, label="operator:test")
 
     def add(i):
-        services.user_create(
+        create_user(
             actor=operator,
             organization=orgs[i % 2],
             login_id="Same.Person@example.com" if i % 2 else "same.person@EXAMPLE.com",
             name="Same",
-            password="Racer-pass-1",
+            password="Qz8#vLm2pR4t",
         )
 
     outcomes = race(add)

@@ -1,8 +1,7 @@
-"""Forms parse, validate and normalise; services write. Commands and the CSV import bind these
-same forms, so a rule has one home."""
+"""Forms read what was posted. The rules of users and services live in the change service
+(users.changes), on every channel alike."""
 
 from django import forms
-from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.forms import PasswordChangeForm as DjangoPasswordChangeForm
 from django.core.exceptions import ValidationError
@@ -11,58 +10,13 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.fields import DEFAULT_TIME_ZONE, FIELD_LABELS, NEW_USER_DEFAULTS, USER_FIELDS
 from accounts.models import Organization, User
-from accounts.validators import (
-    FIELD_LABELS,
-    LOGIN_ID_SYMBOLS,
-    PublishedPasswordRuleValidator,
-    normalize_user_name,
-    offered_time_zones,
-    validate_extension,
-    validate_login_id,
-    validate_user_name,
-)
+from accounts.validators import LOGIN_ID_SYMBOLS, PublishedPasswordRuleValidator, offered_time_zones
 from permissions import catalog
 from permissions.services import Grants, field_name
 
-
-class LoginIdField(forms.CharField):
-    default_validators = [validate_login_id]
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("label", FIELD_LABELS["login_id"])
-        kwargs.setdefault(
-            "help_text",
-            format_lazy(
-                "{} {}",
-                gettext_lazy(
-                    "An email address, or an ID in email format. Letters, digits and these symbols:"
-                ),
-                " ".join(LOGIN_ID_SYMBOLS),
-            ),
-        )
-        super().__init__(**kwargs)
-        self.widget.attrs.update(
-            {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}
-        )
-
-
-class UserNameField(forms.CharField):
-    default_validators = [validate_user_name]
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("label", FIELD_LABELS["name"])
-        kwargs.setdefault(
-            "help_text",
-            gettext_lazy(
-                "Shown on the dashboard, call history and MiiTel Phone. Up to 30 characters."
-            ),
-        )
-        super().__init__(**kwargs)
-
-    def to_python(self, value):
-        value = super().to_python(value)
-        return normalize_user_name(value) if value else value
+from .changes import Change, problem_message
 
 
 def _time_zone_choices(current: str | None = None) -> list[tuple[str, str]]:
@@ -73,37 +27,48 @@ def _time_zone_choices(current: str | None = None) -> list[tuple[str, str]]:
 
 
 def _time_zone_label(zone: str) -> str:
-    if zone == "Asia/Tokyo":
+    if zone == DEFAULT_TIME_ZONE:
         return _("(GMT+9) Japan Standard Time — Tokyo")
     return zone
 
 
 class UserForm(forms.Form):
-    """Add or edit a user: the fields of product.md §2, then the contract's services."""
+    """Add or edit a user: the fields of product.md §2, then the contract's services.
 
-    login_id = LoginIdField()
-    name = UserNameField()
+    The form only reads what was posted; every rule (required fields, formats, choices,
+    passwords, services, seats, uniqueness, yourself, the last admin) is the change service's
+    (users.changes), whose problems come back onto the fields here. So a rule has one home and
+    one message on every channel. Fields marked `mandatory` show the required marker."""
+
+    login_id = forms.CharField(label=FIELD_LABELS["login_id"], required=False)
+    name = forms.CharField(label=FIELD_LABELS["name"], required=False)
     password = forms.CharField(
         label=FIELD_LABELS["password"],
+        required=False,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
         help_text=lazy(PublishedPasswordRuleValidator().get_help_text, str)(),
     )
-    locale = forms.ChoiceField(label=FIELD_LABELS["locale"], choices=User.Locale.choices)
-    time_zone = forms.ChoiceField(label=FIELD_LABELS["time_zone"])
-    role = forms.ChoiceField(
+    locale = forms.CharField(
+        label=FIELD_LABELS["locale"], required=False, widget=forms.Select(choices=[])
+    )
+    time_zone = forms.CharField(
+        label=FIELD_LABELS["time_zone"], required=False, widget=forms.Select(choices=[])
+    )
+    role = forms.CharField(
         label=FIELD_LABELS["role"],
-        choices=User.Role.choices,
-        widget=forms.RadioSelect,
+        required=False,
+        widget=forms.RadioSelect(choices=[]),
         help_text=gettext_lazy("Admins can open MiiTel Admin and manage users."),
     )
     extension = forms.CharField(
         label=FIELD_LABELS["extension"],
         required=False,
-        validators=[validate_extension],
         help_text=gettext_lazy("Optional. 3 to 6 digits, unique in your organization."),
     )
     is_active = forms.BooleanField(label=FIELD_LABELS["is_active"], required=False)
+    # The version of the user the edit page was opened on (users.changes refuses a stale one).
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=0)
 
     def __init__(
         self,
@@ -117,27 +82,39 @@ class UserForm(forms.Form):
         self.instance = instance
         if instance is not None and "initial" not in kwargs:
             kwargs["initial"] = {
-                "login_id": instance.login_id,
-                "name": instance.name,
-                "locale": instance.locale,
-                "time_zone": instance.time_zone,
-                "role": instance.role,
-                "extension": instance.extension,
-                "is_active": instance.is_active,
+                **{key: getattr(instance, key) for key in USER_FIELDS},
+                "version": instance.version,
                 **_grants_initial(grants or {}),
             }
         kwargs.setdefault("initial", {})
-        kwargs["initial"].setdefault("time_zone", "Asia/Tokyo")
-        kwargs["initial"].setdefault("locale", User.Locale.JAPANESE)
-        kwargs["initial"].setdefault("role", User.Role.MEMBER)
+        for key in ("locale", "time_zone", "role"):
+            kwargs["initial"].setdefault(key, NEW_USER_DEFAULTS[key])
         super().__init__(*args, **kwargs)
-        self.fields["time_zone"].choices = _time_zone_choices(
+        self.fields["locale"].widget.choices = User.Locale.choices
+        self.fields["role"].widget.choices = User.Role.choices
+        self.fields["time_zone"].widget.choices = _time_zone_choices(
             instance.time_zone if instance else None
         )
+        self.fields["login_id"].help_text = format_lazy(
+            "{} {}",
+            gettext_lazy(
+                "An email address, or an ID in email format. Letters, digits and these symbols:"
+            ),
+            " ".join(LOGIN_ID_SYMBOLS),
+        )
+        self.fields["login_id"].widget.attrs.update(
+            {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}
+        )
+        self.fields["name"].help_text = gettext_lazy(
+            "Shown on the dashboard, call history and MiiTel Phone. Up to 30 characters."
+        )
+        for key in ("login_id", "name", "locale", "time_zone", "role"):
+            self.fields[key].mandatory = True
         if instance is None:
             del self.fields["is_active"]
+            del self.fields["version"]
+            self.fields["password"].mandatory = True
         else:
-            self.fields["password"].required = False
             self.fields["password"].label = gettext_lazy("New temporary password")
             self.fields["password"].help_text = gettext_lazy(
                 "Leave blank to keep the current password. A new one is temporary: the user "
@@ -149,11 +126,11 @@ class UserForm(forms.Form):
                 continue
             name = field_name(service.code)
             if service.has_levels:
-                self.fields[name] = forms.ChoiceField(
+                self.fields[name] = forms.CharField(
                     label=service.label,
-                    choices=[(lvl.value, lvl.label) for lvl in service.levels],
-                    initial=service.levels[0].value,
                     required=False,
+                    initial=service.levels[0].value,
+                    widget=forms.Select(choices=[(lvl.value, lvl.label) for lvl in service.levels]),
                 )
             else:
                 self.fields[name] = forms.BooleanField(label=service.label, required=False)
@@ -163,22 +140,6 @@ class UserForm(forms.Form):
                 }
             if service.seat_limited and contract.seat_limit(service.code) is not None:
                 self.fields[name].help_text = _("Limited to the seats in your contract.")
-        name_field_errors(self)
-
-    def _post_clean(self):
-        super()._post_clean()
-        password = self.cleaned_data.get("password")
-        if password:
-            # Similarity is checked against the values being saved, not the old ones.
-            probe = User(
-                organization=self.organization,
-                login_id=self.cleaned_data.get("login_id", ""),
-                name=self.cleaned_data.get("name", ""),
-            )
-            try:
-                password_validation.validate_password(password, probe)
-            except ValidationError as error:
-                self.add_error("password", error)
 
     def grants(self, current: Grants | None = None) -> Grants:
         """The services chosen on the form, plus the user's `current` grants of services the
@@ -195,20 +156,31 @@ class UserForm(forms.Form):
                 continue
             value = self.cleaned_data.get(name)
             if service.has_levels:
-                if value and value != service.levels[0].value:
+                if value:
                     grants[service.code] = value
             elif value:
                 grants[service.code] = ""
         return grants
 
-    def user_data(self) -> dict:
-        data = {
-            key: self.cleaned_data[key]
-            for key in ("login_id", "name", "locale", "time_zone", "role", "extension")
-        }
-        if "is_active" in self.fields:
-            data["is_active"] = self.cleaned_data["is_active"]
-        return data
+    def change(self, *, current_grants: Grants | None = None) -> Change:
+        """What was posted, as a proposed change (call is_valid() first)."""
+        data = self.cleaned_data
+        fields = {key: data[key] for key in USER_FIELDS if key in self.fields}
+        return Change(
+            user_id=self.instance.pk if self.instance is not None else None,
+            fields=fields,
+            grants=self.grants(current=current_grants),
+            password=data.get("password") or None,
+            version=data.get("version") if self.instance is not None else None,
+        )
+
+    def add_problems(self, problems) -> None:
+        """The change service's problems onto the fields they name (or the whole form)."""
+        for problem in problems:
+            key = problem.field if problem.field in self.fields else None
+            if key == "version":
+                key = None
+            self.add_error(key, ValidationError(problem_message(problem), code=problem.code))
 
     def service_groups(self):
         """Service fields grouped for the template: [(group label, [bound fields])]."""
@@ -223,28 +195,6 @@ class UserForm(forms.Form):
             if name in self.fields:
                 groups.setdefault(service.group, []).append(self[name])
         return [(titles[g], fields) for g, fields in groups.items()]
-
-    def add_service_error(self, error: ValidationError) -> None:
-        """Attach a service-layer ValidationError to the fields it names (or the form)."""
-        if hasattr(error, "error_dict"):
-            for key, errors in error.error_dict.items():
-                self.add_error(key if key in self.fields else None, errors)
-        else:
-            self.add_error(None, error)
-
-
-def name_field_errors(form: forms.Form) -> None:
-    """Default messages that name their field ("User name is required.")."""
-    for field in form.fields.values():
-        label = field.label
-        field.error_messages["required"] = format_lazy(
-            gettext_lazy("{label} is required."), label=label
-        )
-        if "invalid_choice" in field.error_messages:
-            field.error_messages["invalid_choice"] = format_lazy(
-                gettext_lazy("{label}: “%(value)s” is not one of the offered choices."),
-                label=label,
-            )
 
 
 def _grants_initial(grants: Grants) -> dict:

@@ -1,15 +1,15 @@
 from axes.models import AccessAttempt
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -17,8 +17,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import access
 from accounts.backends import axes_username
+from accounts.fields import USER_FIELDS
 from accounts.models import User
 from accounts.pagination import paginate
+from accounts.problems import Problem
 from accounts.sessions import session_register
 from analytics.selectors import deletion_impact
 from audit.models import AuditEvent
@@ -26,6 +28,7 @@ from audit.services import Actor, audit_record, client_ip
 from permissions.services import grants_of
 
 from . import selectors, services
+from .changes import Change, ChangeResult, Outcome, apply_changes, problem_message
 from .filters import UserFilterForm, is_filtered, list_params, query_string
 from .forms import LoginForm, PasswordChangeForm, UserForm
 from .presenters import filter_selects, user_rows_html
@@ -258,6 +261,26 @@ def _back_to_list(request: HttpRequest) -> str:
 # --- Add and edit -------------------------------------------------------------------------------
 
 
+def _gone(result: ChangeResult) -> str | None:
+    """The message when the user acted on was deleted meanwhile (another admin, a double
+    click): the page then goes back to the list with it, never a 500."""
+    for problem in result.problems:
+        if problem.code in ("user_deleted", "user_missing"):
+            return problem.text
+    return None
+
+
+def _stale(result: ChangeResult) -> Problem | None:
+    return next((p for p in result.problems if p.code == "stale"), None)
+
+
+def _posted_version(request: HttpRequest) -> int | None:
+    try:
+        return int(request.POST.get("version", ""))
+    except ValueError:
+        return None
+
+
 @access.admin_required
 @require_http_methods(["GET", "POST"])
 def user_create(request: HttpRequest) -> HttpResponse:
@@ -265,17 +288,11 @@ def user_create(request: HttpRequest) -> HttpResponse:
     form = UserForm(request.POST or None, organization=organization)
     meter = selectors.seat_meter(organization=organization)
     if request.method == "POST" and form.is_valid():
-        try:
-            user = services.user_create(
-                actor=Actor.from_request(request),
-                organization=organization,
-                password=form.cleaned_data["password"],
-                grants=form.grants(),
-                **form.user_data(),
-            )
-        except ValidationError as error:
-            form.add_service_error(error)
-        else:
+        result = apply_changes(
+            organization=organization, actor=Actor.from_request(request), changes=[form.change()]
+        )
+        if result.ok:
+            user = result.outcomes[0].user
             messages.success(
                 request,
                 _(
@@ -288,6 +305,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
             if "add_another" in request.POST:
                 return redirect("users:create")
             return redirect(_back_to_list(request))
+        form.add_problems(result.problems)
     return render(
         request,
         "users/user_form.html",
@@ -295,44 +313,77 @@ def user_create(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _edit_form(request, target: User, data=None) -> UserForm:
+    form = UserForm(
+        data, organization=request.organization, instance=target, grants=grants_of(target)
+    )
+    if access.acting_on_self(request.user, target):
+        # Your own role and active flag are not yours to change (no self-lockout).
+        form.fields["role"].disabled = True
+        form.fields["is_active"].disabled = True
+    return form
+
+
+def _refreshed(request, target: User, stale: Problem) -> UserForm:
+    """After a stale save: the form again, with what the admin typed, except the fields someone
+    else changed meanwhile, which show their current values; and the current version, so that
+    saving again is a decision made on what is there now."""
+    fresh = User.objects.get(pk=target.pk)
+    current = UserForm(organization=request.organization, instance=fresh, grants=grants_of(fresh))
+    changed = {key for event in stale.params.get("since", []) for key in event["changes"]}
+    data = request.POST.copy()
+    for name, field in current.fields.items():
+        if (
+            name == "version"
+            or (name in USER_FIELDS and name in changed)
+            or (name.startswith("service_") and "services" in changed)
+        ):
+            value = current.initial.get(name, field.initial)
+            if isinstance(field, forms.BooleanField):
+                if value:
+                    data[name] = "on"
+                else:
+                    data.pop(name, None)
+            else:
+                data[name] = "" if value is None else str(value)
+    form = _edit_form(request, fresh, data)
+    form.is_valid()
+    return form
+
+
 @access.admin_required
 @require_http_methods(["GET", "POST"])
 def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
     target = access.get_managed_user_or_404(request, user_id)
-    grants = grants_of(target)
-    form = UserForm(
-        request.POST or None, organization=request.organization, instance=target, grants=grants
-    )
-    is_self = target.pk == request.user.pk
-    if is_self:
-        # Your own role and active flag are not yours to change (no self-lockout).
-        form.fields["role"].disabled = True
-        form.fields["is_active"].disabled = True
+    form = _edit_form(request, target, request.POST or None)
+    is_self = access.acting_on_self(request.user, target)
     if request.method == "POST" and form.is_valid():
-        password = form.cleaned_data.get("password") or None
-        try:
-            changes = services.user_update(
-                actor=Actor.from_request(request),
-                user=target,
-                data=form.user_data(),
-                grants=form.grants(current=grants),
-                password=password,
-            )
-        except ValidationError as error:
-            form.add_service_error(error)
-        else:
-            if is_self and password:
+        change = form.change(current_grants=grants_of(target))
+        result = apply_changes(
+            organization=request.organization, actor=Actor.from_request(request), changes=[change]
+        )
+        if result.ok:
+            outcome = result.outcomes[0]
+            if is_self and change.password:
                 request.user.refresh_from_db()
                 update_session_auth_hash(request, request.user)
                 session_register(request=request, user=request.user, signed_in=False)
-            if changes or password:
-                messages.success(
-                    request,
-                    _("Changes to %(name)s were saved.") % {"name": form.cleaned_data["name"]},
-                )
-            else:
+            if outcome.status == "unchanged":
                 messages.info(request, _("Nothing was changed."))
+            else:
+                # Your own new language applies to this message already.
+                language = outcome.user.locale if is_self else translation.get_language()
+                with translation.override(language):
+                    messages.success(
+                        request, _("Changes to %(name)s were saved.") % {"name": outcome.user.name}
+                    )
             return redirect(_back_to_list(request))
+        if gone := _gone(result):
+            messages.info(request, gone)
+            return redirect(_back_to_list(request))
+        if stale := _stale(result):
+            form = _refreshed(request, target, stale)
+        form.add_problems(result.problems)
     return render(
         request,
         "users/user_form.html",
@@ -346,51 +397,70 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
     )
 
 
-# --- Activate and deactivate --------------------------------------------------------------------
+# --- Activate, deactivate and delete: a confirmation page, then the change ---------------------
+
+
+def _confirm(request: HttpRequest, target: User, change: Change, *, done) -> tuple:
+    """GET: the dry run's verdict, shown before the admin confirms. POST: the change.
+    Returns (a response, or None to show the page; the problems; the user as it is now)."""
+    actor = Actor.from_request(request)
+    commit = request.method == "POST"
+    result = apply_changes(
+        organization=request.organization, actor=actor, changes=[change], commit=commit
+    )
+    if commit and result.ok:
+        return done(result.outcomes[0]), [], target
+    if gone := _gone(result):
+        messages.info(request, gone)
+        return redirect(_back_to_list(request)), [], target
+    if commit:
+        target = User.objects.select_related("organization").get(pk=target.pk)
+    return None, result.problems, target
+
+
+def _confirmation_context(request, target, problems) -> dict:
+    return {
+        "target": target,
+        "error": " ".join(problem_message(p) for p in problems) or None,
+        # A stale confirmation may be confirmed again, on what is there now.
+        "can_confirm": all(p.code == "stale" for p in problems),
+        "back_url": _back_to_list(request),
+    }
 
 
 def _set_active_view(request: HttpRequest, user_id: int, *, active: bool) -> HttpResponse:
     target = access.get_managed_user_or_404(request, user_id)
-    error = None
-    if request.method == "POST":
-        try:
-            changed = services.user_set_active(
-                actor=Actor.from_request(request), user=target, active=active
+    version = _posted_version(request) if request.method == "POST" else None
+    change = Change(user_id=target.pk, fields={"is_active": active}, version=version)
+
+    def done(outcome):
+        if outcome.status == "unchanged":
+            message = (
+                _("%(name)s is already active.")
+                if active
+                else _("%(name)s is already deactivated.")
             )
-        except ValidationError as exc:
-            error = " ".join(exc.messages)
+            messages.info(request, message % {"name": target.name})
+        elif active:
+            messages.success(request, _("%(name)s was activated.") % {"name": target.name})
         else:
-            if not changed:
-                messages.info(
-                    request,
-                    (
-                        _("%(name)s is already active.")
-                        if active
-                        else _("%(name)s is already deactivated.")
-                    )
-                    % {"name": target.name},
-                )
-            elif active:
-                messages.success(request, _("%(name)s was activated.") % {"name": target.name})
-            else:
-                messages.success(
-                    request,
-                    _("%(name)s was deactivated and signed out everywhere.")
-                    % {"name": target.name},
-                )
-            return redirect(_back_to_list(request))
-    if not active and target.pk == request.user.pk:
-        error = _("You cannot deactivate yourself.")
+            messages.success(
+                request,
+                _("%(name)s was deactivated and signed out everywhere.") % {"name": target.name},
+            )
+        return redirect(_back_to_list(request))
+
+    response, problems, target = _confirm(request, target, change, done=done)
+    if response is not None:
+        return response
+    if request.method == "POST" and target.is_active == active:
+        # Someone else did the same meanwhile (or a double click): nothing left to do.
+        return done(Outcome(change=change, status="unchanged"))
     return render(
         request,
         "users/user_confirm_active.html",
-        {
-            "target": target,
-            "activating": active,
-            "error": error,
-            "back_url": _back_to_list(request),
-        },
-        status=400 if error and request.method == "POST" else 200,
+        {**_confirmation_context(request, target, problems), "activating": active},
+        status=400 if problems and request.method == "POST" else 200,
     )
 
 
@@ -406,39 +476,32 @@ def user_activate(request: HttpRequest, user_id: int) -> HttpResponse:
     return _set_active_view(request, user_id, active=True)
 
 
-# --- Delete -------------------------------------------------------------------------------------
-
-
 @access.admin_required
 @require_http_methods(["GET", "POST"])
 def user_delete(request: HttpRequest, user_id: int) -> HttpResponse:
     """GET: what the deletion will remove and keep, with this user's own counts. POST: delete."""
     target = access.get_managed_user_or_404(request, user_id)
-    error = None
-    if not access.can_delete_user(request.user, target):
-        error = _("You cannot delete yourself.")
-    elif request.method == "POST":
-        name = target.name
-        try:
-            services.user_delete(actor=Actor.from_request(request), user=target)
-        except ValidationError as exc:
-            error = " ".join(exc.messages)
-        else:
-            target.refresh_from_db(fields=["deleted_at"])
-            messages.success(
-                request,
-                _("%(name)s was deleted. Their call history remains and shows them as “%(shown)s”.")
-                % {"name": name, "shown": target.display_name},
-            )
-            return redirect(_back_to_list(request))
+    version = _posted_version(request) if request.method == "POST" else None
+    change = Change(user_id=target.pk, delete=True, version=version)
+    name = target.name
+
+    def done(outcome):
+        messages.success(
+            request,
+            _("%(name)s was deleted. Their call history remains and shows them as “%(shown)s”.")
+            % {"name": name, "shown": outcome.user.display_name},
+        )
+        return redirect(_back_to_list(request))
+
+    response, problems, target = _confirm(request, target, change, done=done)
+    if response is not None:
+        return response
     return render(
         request,
         "users/user_confirm_delete.html",
         {
-            "target": target,
+            **_confirmation_context(request, target, problems),
             "impact": deletion_impact(user=target),
-            "error": error,
-            "back_url": _back_to_list(request),
         },
-        status=400 if error and request.method == "POST" else 200,
+        status=400 if problems and request.method == "POST" else 200,
     )

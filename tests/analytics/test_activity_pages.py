@@ -25,7 +25,7 @@ from tests.analytics.factories import (
     page,
 )
 from tests.factories import UserFactory
-from users import services as user_services
+from tests.services import user_delete
 
 CALLS_URL = reverse("analytics:calls")
 DASHBOARD_URL = reverse("analytics:dashboard")
@@ -71,7 +71,7 @@ def world(org_a, org_b, admin_a, member_a, admin_b):
     BookmarkedFilterFactory(creator=bob, name="B bookmark")
     FunnelTeamMemberFactory(team__organization=org_b, team__name="B team", user=bob)
 
-    user_services.user_delete(actor=Actor(user=admin_a, label="admin@a.example.com"), user=gone)
+    user_delete(actor=Actor(user=admin_a, label="admin@a.example.com"), user=gone)
     return {
         "inactive": inactive,
         "gone": gone,

@@ -1,8 +1,8 @@
-"""users.services.user_delete (product.md §3): one transaction that leaves a tombstone, purges
-By-user rows, funnel memberships, grants, sessions and the login ID, keeps every history row
-untouched, frees a seat, records an audit event, and refuses to delete yourself or the last
-active admin. Its cost does not grow with the user's history, and a failure anywhere in the
-middle leaves everything exactly as it was."""
+"""Deleting a user through the change service (product.md §3): one transaction that leaves a
+tombstone, purges By-user rows, funnel memberships, grants, sessions and the login ID, keeps
+every history row untouched, frees a seat, records an audit event, and refuses to delete
+yourself or the last active admin. Its cost does not grow with the user's history, and a
+failure anywhere in the middle leaves everything exactly as it was."""
 
 import datetime as dt
 import json
@@ -46,8 +46,9 @@ from tests.analytics.factories import (
     page,
 )
 from tests.factories import PASSWORD, AdminFactory, GrantFactory, UserFactory
+from tests.services import create_user, user_delete
+from users import changes as user_changes
 from users import selectors as user_selectors
-from users import services as user_services
 
 NAME = "Kato Hana"
 LOGIN_ID = "kato@a.example.com"
@@ -146,7 +147,7 @@ def signed_in(user: User) -> Client:
 
 
 def delete(target: User, by: User) -> dict[str, int]:
-    return user_services.user_delete(actor=actor(by), user=target)
+    return user_delete(actor=actor(by), user=target)
 
 
 # --- The tombstone --------------------------------------------------------------------------------
@@ -202,7 +203,7 @@ def test_login_id_can_be_given_to_a_new_user_at_once(
     delete(target, admin_a)
     organization, admin = (org_a, admin_a) if where == "same_org" else (org_b, admin_b)
 
-    newcomer = user_services.user_create(
+    newcomer = create_user(
         actor=actor(admin),
         organization=organization,
         login_id=login_id,
@@ -235,7 +236,7 @@ def test_login_id_can_be_given_to_a_new_user_at_once(
 def test_extension_number_is_free_again_in_the_organization(org_a, admin_a, target):
     delete(target, admin_a)
 
-    newcomer = user_services.user_create(
+    newcomer = create_user(
         actor=actor(admin_a),
         organization=org_a,
         login_id="newcomer@a.example.com",
@@ -364,7 +365,7 @@ def test_the_freed_seat_can_be_taken_when_the_contract_was_full(org_a, admin_a, 
     org_a.contract.user_limit = 2
     org_a.contract.save()
     with pytest.raises(ValidationError):
-        user_services.user_create(
+        create_user(
             actor=actor(admin_a),
             organization=org_a,
             login_id="x@a.example.com",
@@ -374,7 +375,7 @@ def test_the_freed_seat_can_be_taken_when_the_contract_was_full(org_a, admin_a, 
 
     delete(target, admin_a)
 
-    user_services.user_create(
+    create_user(
         actor=actor(admin_a),
         organization=org_a,
         login_id="x@a.example.com",
@@ -437,7 +438,7 @@ def test_cannot_delete_the_last_active_admin(org_a, admin_a, member_a, second_ad
 
     for who in (OPERATOR, actor(member_a)):
         with pytest.raises(ValidationError) as excinfo:
-            user_services.user_delete(actor=who, user=admin_a)
+            user_delete(actor=who, user=admin_a)
         assert excinfo.value.code == "last_admin"
 
     assert user_row(admin_a) == before
@@ -447,10 +448,10 @@ def test_cannot_delete_the_last_active_admin(org_a, admin_a, member_a, second_ad
 
 def test_an_admin_can_be_deleted_while_another_active_admin_remains(org_a, admin_a):
     other = AdminFactory(organization=org_a)
-    user_services.user_delete(actor=OPERATOR, user=admin_a)
+    user_delete(actor=OPERATOR, user=admin_a)
     assert User.all_objects.get(pk=admin_a.pk).is_deleted
     with pytest.raises(ValidationError) as excinfo:
-        user_services.user_delete(actor=OPERATOR, user=other)
+        user_delete(actor=OPERATOR, user=other)
     assert excinfo.value.code == "last_admin"
 
 
@@ -505,17 +506,17 @@ def _fail_sessions(monkeypatch, target):
         assert not ServiceGrant.objects.filter(user_id=target.pk).exists()
         raise Boom("sessions")
 
-    monkeypatch.setattr(user_services, "user_sessions_end", boom)
+    monkeypatch.setattr(user_changes, "users_sessions_end", boom)
 
 
 def _fail_audit(monkeypatch, target):
-    def boom(**kwargs):
+    def boom(*args, **kwargs):
         # Everything else is done: the tombstone is written.
         assert User.all_objects.get(pk=target.pk).deleted_at is not None
         assert sessions_of(target) == []
         raise Boom("audit")
 
-    monkeypatch.setattr(user_services, "audit_record", boom)
+    monkeypatch.setattr(AuditEvent.objects, "bulk_create", boom)
 
 
 def _fail_second_purge_delete(monkeypatch, target):
@@ -599,7 +600,7 @@ def test_a_failure_in_the_middle_leaves_everything_as_before(
     assert browser.get(calls_url).status_code == 200
     assert can_sign_in(LOGIN_ID, PASSWORD)
     with pytest.raises(ValidationError) as excinfo:
-        user_services.user_create(
+        create_user(
             actor=actor(admin_b),
             organization=admin_b.organization,
             login_id=LOGIN_ID,

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-import users.services
+import users.changes
 from accounts.models import User
 from analytics.generate import generate_by_user_days, generate_calls
 from analytics.models import (
@@ -310,13 +310,13 @@ def test_deleting_the_last_active_admin_is_refused(admin_client_a, admin_a, org_
     contract lock, another admin has made them a member (committed just before). The other
     admin being deleted is then the organization's last active admin."""
     other = AdminFactory(organization=org_a, name="Other Admin")
-    real_lock = users.services.contract_lock
+    real_lock = users.changes.contract_lock
 
     def lock_after_a_concurrent_demotion(organization):
         User.objects.filter(pk=admin_a.pk).update(role=User.Role.MEMBER)
         return real_lock(organization)
 
-    monkeypatch.setattr(users.services, "contract_lock", lock_after_a_concurrent_demotion)
+    monkeypatch.setattr(users.changes, "contract_lock", lock_after_a_concurrent_demotion)
     by_user_days(other, 3)
     before_other = User.all_objects.filter(pk=other.pk).values().get()
 

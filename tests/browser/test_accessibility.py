@@ -17,7 +17,7 @@ from tests.analytics.factories import (
     TableThemeFactory,
 )
 from tests.factories import PASSWORD, AdminFactory, GrantFactory, OrganizationFactory, UserFactory
-from users import services
+from tests.services import create_user, user_delete
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,8 +57,8 @@ def _world(language: str):
     TableThemeFactory(creator=members[3])
     BookmarkedFilterFactory(creator=members[4])
     doomed = members[5]
-    services.user_delete(actor=Actor(user=admin, label="test"), user=doomed)
-    newcomer = services.user_create(
+    user_delete(actor=Actor(user=admin, label="test"), user=doomed)
+    newcomer = create_user(
         actor=Actor(user=admin, label="test"),
         organization=org,
         login_id=f"new.{language}@a11y.example.com",

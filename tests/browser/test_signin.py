@@ -9,7 +9,8 @@ from playwright.sync_api import expect
 from accounts.models import User
 from audit.services import Actor
 from tests.factories import OrganizationFactory
-from users import services
+from tests.services import create_user
+from users.changes import generate_temporary_password
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,8 +25,8 @@ def test_admin_with_temporary_password_is_made_to_change_it_then_reaches_the_con
     new_page, screenshot, language
 ):
     org = OrganizationFactory(slug=f"browser-{language}")
-    temporary = services.generate_temporary_password()
-    services.user_create(
+    temporary = generate_temporary_password()
+    create_user(
         actor=Actor(user=None, label="operator:test"),
         organization=org,
         login_id=f"Admin.{language}@Example.com",

@@ -12,7 +12,7 @@ from accounts.models import User
 from audit.models import AuditEvent
 from permissions import catalog
 from tests.factories import AdminFactory, GrantFactory, UserFactory
-from users import services as user_services
+from users import changes as user_changes
 
 LIST_URL = reverse("users:list")
 
@@ -198,13 +198,13 @@ def test_deactivating_the_last_active_admin_is_refused(admin_client_a, admin_a, 
     other_admin = AdminFactory(organization=org_a, login_id="other.admin@a.example.com")
     AdminFactory(organization=org_a, is_active=False)  # an inactive admin does not count
     before = state(other_admin)
-    real_lock = user_services.contract_lock
+    real_lock = user_changes.contract_lock
 
     def lock_after_concurrent_demotion(organization):
         User.objects.filter(pk=admin_a.pk).update(role=User.Role.MEMBER)
         return real_lock(organization)
 
-    monkeypatch.setattr(user_services, "contract_lock", lock_after_concurrent_demotion)
+    monkeypatch.setattr(user_changes, "contract_lock", lock_after_concurrent_demotion)
 
     response = admin_client_a.post(deactivate_url(other_admin))
 

@@ -29,7 +29,7 @@ from accounts.models import User, UserSession
 from audit.models import AuditEvent
 from audit.services import Actor
 from tests.factories import PASSWORD, AdminFactory, UserFactory
-from users import services
+from tests.services import set_active, update_user
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 IP = "10.0.0.1"
@@ -438,7 +438,7 @@ def test_admin_password_reset_makes_it_temporary_and_ends_the_targets_sessions(
     admin_keys = session_keys_of(admin_a)
     assert len(admin_keys) == 1
 
-    services.user_update(actor=admin_actor, user=member_a, data={}, password=RESET_PASSWORD)
+    update_user(actor=admin_actor, user=member_a, data={}, password=RESET_PASSWORD)
 
     member_a.refresh_from_db()
     assert member_a.must_change_password is True
@@ -461,7 +461,7 @@ def test_deactivation_ends_the_targets_sessions_and_blocks_sign_in(
     member_clients = _signed_in_member_clients(member_a)
     admin_keys = session_keys_of(admin_a)
 
-    assert services.user_set_active(actor=admin_actor, user=member_a, active=False) is True
+    assert set_active(actor=admin_actor, user=member_a, active=False) is True
 
     member_a.refresh_from_db()
     assert member_a.is_active is False
@@ -719,7 +719,7 @@ def test_no_audit_row_or_log_line_contains_a_password(
         temp = Client()
         sign_in(temp, temp_admin.login_id, PASSWORD)
         assert _change_password(temp, PASSWORD, NEW_PASSWORD).status_code == 302
-        services.user_update(actor=admin_actor, user=member_a, data={}, password=RESET_PASSWORD)
+        update_user(actor=admin_actor, user=member_a, data={}, password=RESET_PASSWORD)
 
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"login", "login_failed", "lockout", "password_change", "password_reset"} <= actions

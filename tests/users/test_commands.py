@@ -351,7 +351,9 @@ def test_set_contract_below_usage_warns_and_removes_nobody(acme):
     lines = run_error(
         "create_user", "--organization", "acme", "--login-id", "new@acme.example.com", "--name", "N"
     )
-    assert any("contact us" in line for line in lines)
+    # Operators are the vendor: they are told what to run, not to contact themselves.
+    assert any("set_contract acme --user-limit" in line for line in lines)
+    assert not any("contact us" in line for line in lines)
     assert User.objects.filter(organization=acme).count() == 3
 
 
@@ -632,8 +634,8 @@ BAD_INPUT = [
     ("time-zone-not-offered", {"--time-zone": "Mars/Olympus"}, "time-zone:", "Mars/Olympus"),
     ("unknown-service", {"--services": "phone,teleport"}, "services:", "teleport"),
     ("admin-is-not-a-grant", {"--services": "admin"}, "services:", "admin"),
-    ("monitoring-without-phone", {"--services": "monitoring"}, "service-monitoring:", "Phone"),
-    ("bad-meeting-level", {"--services": "meeting_access=owner"}, "service-meeting", "Host"),
+    ("monitoring-without-phone", {"--services": "monitoring"}, "services:", "Phone"),
+    ("bad-meeting-level", {"--services": "meeting_access=owner"}, "services:", "Host"),
 ]
 
 
@@ -694,9 +696,9 @@ def test_create_user_refuses_a_service_outside_the_contract(acme):
     lines = run_error(*_base_user_args(**{"--services": "call_history,phone_mobile"}))
 
     assert len(lines) == 1
-    assert lines[0].startswith("service-phone")
+    assert lines[0].startswith("services:")
     assert "MiiTel Phone Mobile" in lines[0]
-    assert "contract" in lines[0]
+    assert "set_contract acme --services" in lines[0]
     assert snapshot() == before
 
 
@@ -751,7 +753,8 @@ def test_create_user_refuses_when_the_user_limit_is_reached(acme):
     lines = run_error(*_base_user_args())
 
     assert len(lines) == 1
-    assert "contact us" in lines[0]
+    assert "set_contract acme --user-limit" in lines[0]
+    assert "contact us" not in lines[0]
     assert "2" in lines[0]
     assert snapshot() == before
 
@@ -767,9 +770,10 @@ def test_create_user_refuses_when_the_phone_seats_are_taken(acme):
     lines = run_error(*_base_user_args(**{"--services": "phone,call_history"}))
 
     assert len(lines) == 1
-    assert lines[0].startswith("service-phone:")
+    assert lines[0].startswith("services:")
     assert "MiiTel Phone" in lines[0]
     assert "seats" in lines[0]
+    assert "set_contract acme --service-limit phone=" in lines[0]
     assert snapshot() == before
 
     # Without MiiTel Phone the same user fits.
@@ -813,8 +817,11 @@ def test_seed_demo_creates_a_demo_organization_with_an_admin_and_members():
     assert "admin@demo.example.com" in stdout
     members = User.objects.filter(organization=organization).exclude(pk=admin.pk)
     assert members.count() == 12
-    # Members cannot sign in with the admin's (or any) password: only the printed admin can.
-    assert not any(member.has_usable_password() for member in members)
+    # Members get random temporary passwords that are never shown: only the printed admin can
+    # sign in, and the admin's password opens no member.
+    assert stdout.count("Temporary password") == 1
+    assert all(member.must_change_password for member in members)
+    assert not any(member.check_password(password) for member in members)
 
 
 @pytest.mark.django_db

@@ -2,16 +2,16 @@
 services, ORM saves, bulk inserts, raw deletes — they equal a real count of the rows."""
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.db import connection
 
 from accounts.models import User
 from audit.services import Actor
 from permissions import catalog
 from permissions.models import SeatCount, ServiceGrant
-from permissions.services import grants_validate
 from tests.factories import AdminFactory, GrantFactory, OrganizationFactory, UserFactory
-from users import selectors, services
+from tests.services import set_active, update_user, user_delete
+from users import selectors
+from users.changes import Change, apply_changes
 
 
 def counted(org) -> dict[str, int]:
@@ -49,15 +49,15 @@ def test_counters_follow_every_kind_of_write(org_a):
         ]
     )
     GrantFactory(user=users[0], service=catalog.PHONE)
-    services.user_update(actor=actor, user=users[1], data={}, grants={catalog.PHONE: ""})
+    update_user(actor=actor, user=users[1], data={}, grants={catalog.PHONE: ""})
     ServiceGrant.objects.bulk_create(
         [ServiceGrant(organization=org_a, user=u, service=catalog.DASHBOARD) for u in users]
     )
     assert stored(org_a) == counted(org_a) == {"users": 8, "phone": 2, "dashboard": 3}
 
-    services.user_delete(actor=actor, user=users[0])  # tombstone: seat and grants freed
-    services.user_update(actor=actor, user=users[1], data={}, grants={})
-    services.user_set_active(actor=actor, user=users[2], active=False)  # keeps its seat
+    user_delete(actor=actor, user=users[0])  # tombstone: seat and grants freed
+    update_user(actor=actor, user=users[1], data={}, grants={})
+    set_active(actor=actor, user=users[2], active=False)  # keeps its seat
     assert stored(org_a) == counted(org_a) == {"users": 7, "dashboard": 1}
 
     User.objects.filter(login_id_key__startswith="b").delete()  # raw delete, no tombstone
@@ -91,17 +91,27 @@ def test_the_seat_meter_and_the_limits_read_the_counters(org_a, django_assert_nu
         organization=org, code=SeatCount.USERS, defaults={"used": 10}
     )
     SeatCount.objects.update_or_create(organization=org, code=catalog.PHONE, defaults={"used": 3})
-    with pytest.raises(ValidationError):
-        services._check_user_limit(contract)
+    actor = Actor(user=None, label="test")
+    added = apply_changes(
+        organization=org,
+        actor=actor,
+        changes=[
+            Change(
+                fields={"login_id": "one.more@a.example.com", "name": "One more"},
+                generate_password=True,
+            )
+        ],
+        commit=False,
+    )
+    assert [p.code for p in added.problems] == ["user_limit"]
     member = User.objects.filter(organization=org).first()
-    with pytest.raises(ValidationError):
-        grants_validate(
-            contract=contract,
-            user=member,
-            desired={catalog.PHONE: ""},
-            current={},
-            check_seats=True,
-        )
+    granted = apply_changes(
+        organization=org,
+        actor=actor,
+        changes=[Change(user_id=member.pk, grant={catalog.PHONE: ""})],
+        commit=False,
+    )
+    assert [p.code for p in granted.problems] == ["seat_limit"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -18,7 +18,7 @@ from permissions.models import ServiceGrant
 from permissions.services import field_name, grants_of
 from tests.factories import AdminFactory, GrantFactory
 from tests.forms import NEW_PASSWORD, edit_data, new_user_data
-from users import services as user_services
+from users import changes as user_changes
 
 CREATE_URL = reverse("users:create")
 LIST_URL = reverse("users:list")
@@ -273,7 +273,7 @@ def test_phone_seat_limit_reached_is_a_form_error(admin_client_a, org_a, member_
     assert refused.status_code == 200
     errors = refused.context["form"].errors
     assert list(errors) == ["service_phone"]
-    assert "All 1 MiiTel Phone seats in your contract are in use" in errors["service_phone"][0]
+    assert "All 1 MiiTel Phone seats in your contract would be in use" in errors["service_phone"][0]
     assert User.objects.count() == count
     assert ServiceGrant.objects.filter(service=catalog.PHONE).count() == 1
 
@@ -742,13 +742,13 @@ def concurrent_demotion_of(monkeypatch):
     last active admin can only be the target through a concurrent change like this one."""
 
     def arrange(actor: User) -> None:
-        real_lock = user_services.contract_lock
+        real_lock = user_changes.contract_lock
 
         def lock_after_demotion(organization):
             User.objects.filter(pk=actor.pk).update(role=User.Role.MEMBER)
             return real_lock(organization)
 
-        monkeypatch.setattr(user_services, "contract_lock", lock_after_demotion)
+        monkeypatch.setattr(user_changes, "contract_lock", lock_after_demotion)
 
     return arrange
 

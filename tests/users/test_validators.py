@@ -1,4 +1,5 @@
-"""The field rules of product.md §2 at their boundaries: accounts.validators and UserForm."""
+"""The field rules of product.md §2 at their boundaries: accounts.validators, and the same
+rules through the Add new user form (the form reads, the change service decides)."""
 
 import pytest
 from django.contrib.auth.password_validation import validate_password
@@ -15,6 +16,8 @@ from accounts.validators import (
     validate_login_id,
     validate_user_name,
 )
+from audit.services import Actor
+from users.changes import apply_changes
 from users.forms import UserForm
 
 # The published symbol sets exactly as product.md §2 prints them, one character each.
@@ -472,8 +475,28 @@ def _form_data(**overrides) -> dict:
     return data
 
 
+def _checked(form: UserForm, org) -> UserForm:
+    """The console's path: the form reads the post, the change service's dry run decides, and
+    its problems come back onto the form's fields."""
+    if form.is_valid():
+        result = apply_changes(
+            organization=org,
+            actor=Actor(user=None, label="test"),
+            changes=[form.change()],
+            commit=False,
+        )
+        form.add_problems(result.problems)
+        form.outcome = result.outcomes[0]
+    return form
+
+
 def _form(org, **overrides) -> UserForm:
-    return UserForm(data=_form_data(**overrides), organization=org)
+    return _checked(UserForm(data=_form_data(**overrides), organization=org), org)
+
+
+def _saved(form: UserForm, field: str):
+    """The value the change service would store for `field`."""
+    return form.outcome.changes[field][1]
 
 
 def _error_codes(form: UserForm, field: str) -> list[str]:
@@ -498,21 +521,21 @@ def test_form_name_of_31_characters_is_refused_with_the_rule(org_a):
 def test_form_name_is_trimmed_and_normalised(org_a):
     form = _form(org_a, name="  " + "か\u3099" * 30 + "\u3000")
     assert form.is_valid(), form.errors
-    assert form.cleaned_data["name"] == "が" * 30
+    assert _saved(form, "name") == "が" * 30
 
 
 @pytest.mark.django_db
 def test_form_login_id_is_trimmed_but_kept_as_typed(org_a):
     form = _form(org_a, login_id="  Taro.Yamada@Example.COM \t")
     assert form.is_valid(), form.errors
-    assert form.cleaned_data["login_id"] == "Taro.Yamada@Example.COM"
+    assert _saved(form, "login_id") == "Taro.Yamada@Example.COM"
 
 
 @pytest.mark.django_db
 def test_form_extension_is_trimmed(org_a):
     form = _form(org_a, extension=" 0123 ")
     assert form.is_valid(), form.errors
-    assert form.cleaned_data["extension"] == "0123"
+    assert _saved(form, "extension") == "0123"
 
 
 @pytest.mark.django_db
@@ -524,7 +547,7 @@ def test_form_missing_required_field_names_it(org_a, field, label, missing):
         del data[field]
     else:
         data[field] = ""
-    form = UserForm(data=data, organization=org_a)
+    form = _checked(UserForm(data=data, organization=org_a), org_a)
     assert not form.is_valid()
     assert form.errors[field] == [f"{label} is required."]
 
@@ -628,7 +651,7 @@ def test_form_overlong_choice_is_a_clean_error(org_a, field):
 @pytest.mark.django_db
 def test_form_overlong_input_in_every_field_at_once_is_a_clean_error(org_a):
     overlong = "x" * 10_000
-    form = UserForm(data=dict.fromkeys(_form_data(), overlong), organization=org_a)
+    form = _checked(UserForm(data=dict.fromkeys(_form_data(), overlong), organization=org_a), org_a)
     assert not form.is_valid()
     assert set(form.errors) == set(_form_data())
     assert form.as_div()  # renders without raising

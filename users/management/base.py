@@ -9,10 +9,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 
 from accounts.models import Organization, User
+from accounts.problems import GENERAL
 from accounts.validators import normalize_login_id
 from audit.services import Actor
 from permissions import catalog
 from permissions.services import Grants
+from users.changes import ChangeResult, apply_changes
 
 
 class OperatorCommand(BaseCommand):
@@ -46,6 +48,18 @@ class OperatorCommand(BaseCommand):
                 f"login-id: no user “{login_id}” in the organization “{organization.slug}”."
             ) from None
 
+    def apply(
+        self, organization: Organization, changes, *, names=None, commit: bool = True
+    ) -> ChangeResult:
+        """Hand `changes` to the change service as this operator; any problem is an error
+        (exit status 1), one line each."""
+        result = apply_changes(
+            organization=organization, actor=self.actor(), changes=changes, commit=commit
+        )
+        if not result.ok:
+            raise fail(problem_lines(result.problems, names))
+        return result
+
     def write_json(self, data) -> None:
         self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
@@ -64,13 +78,21 @@ def error_lines(error: ValidationError, names: dict[str, str] | None = None) -> 
     return list(error.messages)
 
 
-def form_error_lines(form, names: dict[str, str] | None = None) -> list[str]:
+def problem_lines(problems, names: dict[str, str] | None = None) -> list[str]:
+    """The change service's problems as "option: message" lines, with an operator's advice
+    (run set_contract) where an admin would be told to contact us."""
     names = names or {}
     lines = []
-    for field, errors in form.errors.items():
-        label = names.get(field, field.replace("_", "-"))
-        for message in errors:
-            lines.append(message if field == "__all__" else f"{label}: {message}")
+    for problem in problems:
+        text = problem.operator_text
+        if problem.field == GENERAL:
+            lines.append(text)
+        elif problem.field.startswith("service_"):
+            # A service's problems are about the --services (or --grant) option.
+            lines.append(f"services: {text}")
+        else:
+            option = names.get(problem.field, problem.field.replace("_", "-"))
+            lines.append(f"{option}: {text}")
     return lines
 
 
@@ -79,31 +101,20 @@ def fail(lines: list[str]) -> CommandError:
 
 
 def parse_services(text: str | None) -> Grants | None:
-    """ "phone,monitoring,meeting_access=host" -> {"phone": "", "monitoring": "", ...}."""
+    """ "phone,monitoring,meeting_access=host" -> {"phone": "", "monitoring": "", ...}. A
+    service with levels given without one gets its highest level. Codes are checked by the
+    change service, like any other channel's."""
     if text is None:
         return None
     grants: Grants = {}
-    unknown = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         code, _, level = item.partition("=")
         code = code.strip()
         service = catalog.BY_CODE.get(code)
-        if service is None or not service.grantable:
-            unknown.append(code)
-            continue
-        grants[code] = level.strip() if service.has_levels else ""
-        if service.has_levels and not level:
+        if service is not None and service.has_levels and not level:
             grants[code] = service.levels[-1].value
-    if unknown:
-        raise fail(
-            [
-                "services: unknown service code(s): "
-                + ", ".join(unknown)
-                + ". Known: "
-                + ", ".join(sorted(catalog.GRANTABLE_CODES))
-                + "."
-            ]
-        )
+        else:
+            grants[code] = level.strip()
     return grants
 
 
@@ -127,19 +138,3 @@ def parse_limits(items: list[str] | None) -> dict[str, int] | None:
 
 def is_tty(stream) -> bool:
     return hasattr(stream, "isatty") and stream.isatty() and sys.stdin.isatty()
-
-
-def form_and_services(form, services_text: str | None, names: dict[str, str]):
-    """Validate a user form and a --services value together, so that every problem of both
-    is reported at once; return the parsed grants (None when --services was not given)."""
-    problems = []
-    try:
-        grants = parse_services(services_text)
-    except CommandError as error:
-        problems.append(str(error))
-        grants = None
-    if not form.is_valid():
-        problems = form_error_lines(form, names) + problems
-    if problems:
-        raise fail(problems)
-    return grants

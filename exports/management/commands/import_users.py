@@ -51,7 +51,7 @@ class Command(OperatorCommand):
         if options["dry_run"]:
             self.stderr.write("Dry run: nothing written.")
             return
-        needs_passwords = any(r.status == "add" and not r.password for r in report.rows)
+        needs_passwords = any(r.generates_password for r in report.rows)
         if needs_passwords and not options["passwords_file"]:
             raise fail(
                 [
@@ -63,7 +63,6 @@ class Command(OperatorCommand):
             organization=organization,
             data=data,
             encoding=options["encoding"],
-            admin=None,
             language="en",
             actor=self.actor(),
             progress=self._progress,
@@ -82,8 +81,8 @@ class Command(OperatorCommand):
             self.style.SUCCESS(f"Imported: {result.added} added, {result.updated} updated.")
         )
 
-    def _progress(self, done: int, total: int) -> None:
-        if not total:
+    def _progress(self, phase: str, done: int, total: int) -> None:
+        if phase != "hashing" or not total:
             return
         width = 30
         filled = width * done // max(total, 1)

@@ -1,7 +1,5 @@
-from django.core.exceptions import ValidationError
-
-from users import services
-from users.management.base import OperatorCommand, error_lines, fail
+from users.changes import Change
+from users.management.base import OperatorCommand
 
 
 class Command(OperatorCommand):
@@ -16,10 +14,9 @@ class Command(OperatorCommand):
     def handle(self, *args, **options):
         organization = self.get_organization(options["organization"])
         user = self.get_user(organization, options["login_id"])
-        try:
-            changed = services.user_set_active(actor=self.actor(), user=user, active=self.active)
-        except ValidationError as error:
-            raise fail(error_lines(error)) from None
+        change = Change(user_id=user.pk, fields={"is_active": self.active})
+        outcome = self.apply(organization, [change]).outcomes[0]
+        changed = bool(outcome.changes)
         state = "active" if self.active else "deactivated"
         if options["json"]:
             self.write_json({"login_id": user.login_id, "active": self.active, "changed": changed})

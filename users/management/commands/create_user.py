@@ -1,15 +1,8 @@
-from django.core.exceptions import ValidationError
-
+from accounts.fields import DEFAULT_TIME_ZONE
 from accounts.models import User
 from permissions import catalog
-from users import services
-from users.forms import UserForm
-from users.management.base import (
-    OperatorCommand,
-    error_lines,
-    fail,
-    form_and_services,
-)
+from users.changes import Change
+from users.management.base import OperatorCommand, parse_services
 
 NAMES = {"login_id": "login-id", "name": "name", "time_zone": "time-zone"}
 
@@ -26,9 +19,13 @@ class Command(OperatorCommand):
         parser.add_argument("--login-id", required=True)
         parser.add_argument("--name", required=True)
         parser.add_argument("--password", help="Temporary password (generated when omitted).")
-        parser.add_argument("--role", choices=User.Role.values, default=User.Role.MEMBER)
-        parser.add_argument("--locale", choices=User.Locale.values, default=User.Locale.JAPANESE)
-        parser.add_argument("--time-zone", default="Asia/Tokyo")
+        parser.add_argument(
+            "--role", default=User.Role.MEMBER, help=" or ".join(User.Role.values) + "."
+        )
+        parser.add_argument(
+            "--locale", default=User.Locale.JAPANESE, help=" or ".join(User.Locale.values) + "."
+        )
+        parser.add_argument("--time-zone", default=DEFAULT_TIME_ZONE)
         parser.add_argument("--extension", default="")
         parser.add_argument(
             "--services",
@@ -39,54 +36,36 @@ class Command(OperatorCommand):
 
     def handle(self, *args, **options):
         organization = self.get_organization(options["organization"])
-        generated = options["password"] is None
-        password = options["password"]
-        if generated:
-            password = services.generate_temporary_password(
-                User(
-                    organization=organization,
-                    login_id=options["login_id"],
-                    name=options["name"],
-                )
-            )
-        form = UserForm(
-            {
+        change = Change(
+            fields={
                 "login_id": options["login_id"],
                 "name": options["name"],
-                "password": password,
                 "locale": options["locale"],
                 "time_zone": options["time_zone"],
                 "role": options["role"],
                 "extension": options["extension"],
             },
-            organization=organization,
+            grants=parse_services(options["services"]) or {},
+            password=options["password"],
+            generate_password=options["password"] is None,
         )
-        grants = form_and_services(form, options["services"], NAMES) or {}
-        try:
-            user = services.user_create(
-                actor=self.actor(),
-                organization=organization,
-                password=password,
-                grants=grants,
-                **form.user_data(),
-            )
-        except ValidationError as error:
-            raise fail(error_lines(error, NAMES)) from None
+        outcome = self.apply(organization, [change], names=NAMES).outcomes[0]
+        user = outcome.user
         result = {
             "organization": organization.slug,
             "login_id": user.login_id,
             "name": user.name,
             "role": user.role,
-            "services": sorted(grants),
+            "services": sorted(change.grants),
         }
-        if generated:
-            result["temporary_password"] = password
+        if outcome.temporary_password:
+            result["temporary_password"] = outcome.temporary_password
         if options["json"]:
             self.write_json(result)
             return
         self.stdout.write(
             self.style.SUCCESS(f"Added {user.login_id} ({user.name}) to {organization.slug}.")
         )
-        if generated:
-            self.stdout.write(f"Temporary password: {password}")
+        if outcome.temporary_password:
+            self.stdout.write(f"Temporary password: {outcome.temporary_password}")
             self.stdout.write("It is shown only now; the user must change it at first sign-in.")

@@ -1,8 +1,6 @@
-from django.core.exceptions import ValidationError
-
 from analytics.selectors import deletion_impact
-from users import services
-from users.management.base import OperatorCommand, error_lines, fail, is_tty
+from users.changes import Change
+from users.management.base import OperatorCommand, fail, is_tty
 
 IMPACT_LINES = [
     ("by_user_rows", "By-user rows removed for good (By-user table, individual dashboard)"),
@@ -35,6 +33,9 @@ class Command(OperatorCommand):
     def handle(self, *args, **options):
         organization = self.get_organization(options["organization"])
         user = self.get_user(organization, options["login_id"])
+        change = Change(user_id=user.pk, delete=True, version=user.version)
+        # Refused deletions (the last active admin) are refused before anything is shown.
+        self.apply(organization, [change], commit=False)
         impact = deletion_impact(user=user)
         if not options["json"]:
             self.stdout.write(f"Deleting {user.login_id} ({user.name}) from {organization.slug}:")
@@ -47,10 +48,7 @@ class Command(OperatorCommand):
             if answer.strip().lower() != user.login_id.lower():
                 raise fail(["Not deleted: the confirmation did not match."])
         login_id = user.login_id
-        try:
-            removed = services.user_delete(actor=self.actor(), user=user)
-        except ValidationError as error:
-            raise fail(error_lines(error)) from None
+        removed = self.apply(organization, [change]).outcomes[0].removed
         if options["json"]:
             self.write_json(
                 {"login_id": login_id, "deleted": True, "impact": impact, "removed": removed}

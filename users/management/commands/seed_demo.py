@@ -1,8 +1,7 @@
 import random
 
-from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from accounts.models import Organization, User
 from accounts.validators import validate_login_id
@@ -12,8 +11,8 @@ from analytics.generate import (
     generate_meetings_and_more,
 )
 from permissions import catalog
-from permissions.models import ServiceGrant
 from users import services
+from users.changes import Change
 from users.management.base import OperatorCommand, error_lines, fail
 
 FAMILY = [
@@ -110,22 +109,23 @@ class Command(OperatorCommand):
             services=sorted(catalog.GRANTABLE_CODES),
             service_limits={catalog.PHONE: phone_limit},
         )
-        password = services.generate_temporary_password()
-        admin = services.user_create(
-            actor=actor,
-            organization=organization,
-            login_id=f"admin@{domain}",
-            name="管理者 デモ",
-            password=password,
-            role=User.Role.ADMIN,
-            extension="100",
+        admin_change = Change(
+            fields={
+                "login_id": f"admin@{domain}",
+                "name": "管理者 デモ",
+                "role": User.Role.ADMIN,
+                "extension": "100",
+            },
             grants={
                 catalog.PHONE: "",
                 catalog.MONITORING: "",
                 **dict.fromkeys(catalog.ANALYTICS_CODES, ""),
             },
+            generate_password=True,
         )
-        self._members(organization, domain, members, phone_limit - 1, rng)
+        changes = [admin_change, *self._members(domain, members, phone_limit - 1, rng)]
+        outcomes = self.apply(organization, changes).outcomes
+        admin, password = outcomes[0].user, outcomes[0].temporary_password
         made = self._activity(organization, options, rng)
         self.stdout.write(
             self.style.SUCCESS(
@@ -157,43 +157,30 @@ class Command(OperatorCommand):
         made.update({k.replace("_", " "): v for k, v in more.items()})
         return made
 
-    def _members(self, organization, domain, count, phone_seats, rng):
-        # Members get no usable password: only the printed admin can sign in to the demo.
-        unusable = make_password(None)
-        users = []
+    def _members(self, domain, count, phone_seats, rng) -> list[Change]:
+        """The members, as changes for the change service. Their generated temporary passwords
+        are never shown: only the printed admin can sign in to the demo."""
+        changes = []
         for i in range(count):
             family, family_r = FAMILY[i % len(FAMILY)]
             given, given_r = GIVEN[(i // len(FAMILY)) % len(GIVEN)]
-            login_id = f"{given_r}.{family_r}{i + 1}@{domain}"
-            users.append(
-                User(
-                    organization=organization,
-                    login_id=login_id,
-                    login_id_key=login_id.lower(),
-                    name=f"{family} {given}",
-                    locale=User.Locale.ENGLISH if i % 7 == 3 else User.Locale.JAPANESE,
-                    role=User.Role.ADMIN if i % 25 == 0 and i else User.Role.MEMBER,
-                    extension=str(101 + i) if i < 899_899 else "",
-                    is_active=i % 11 != 5,
-                    password=unusable,
-                )
-            )
-        try:
-            with transaction.atomic():
-                created = User.objects.bulk_create(users, batch_size=2000)
-        except IntegrityError:
-            raise fail(
-                [f"users: a generated member login ID under {domain} is already in use."]
-            ) from None
-        grants = []
-        for i, user in enumerate(created):
-            has_phone = i < phone_seats and rng.random() < 0.9
             codes = [c for c in catalog.ANALYTICS_CODES if rng.random() < 0.7]
-            if has_phone:
+            if i < phone_seats and rng.random() < 0.9:
                 codes.append(catalog.PHONE)
                 if rng.random() < 0.3:
                     codes.append(catalog.MONITORING)
-            grants += [
-                ServiceGrant(organization=organization, user=user, service=code) for code in codes
-            ]
-        ServiceGrant.objects.bulk_create(grants, batch_size=5000)
+            changes.append(
+                Change(
+                    fields={
+                        "login_id": f"{given_r}.{family_r}{i + 1}@{domain}",
+                        "name": f"{family} {given}",
+                        "locale": User.Locale.ENGLISH if i % 7 == 3 else User.Locale.JAPANESE,
+                        "role": User.Role.ADMIN if i % 25 == 0 and i else User.Role.MEMBER,
+                        "extension": str(101 + i) if i < 899_899 else "",
+                        "is_active": i % 11 != 5,
+                    },
+                    grants=dict.fromkeys(codes, ""),
+                    generate_password=True,
+                )
+            )
+        return changes

@@ -1,8 +1,6 @@
-from django.core.exceptions import ValidationError
-
 from permissions.services import grants_of
-from users import services
-from users.management.base import OperatorCommand, error_lines, fail, parse_services
+from users.changes import Change
+from users.management.base import OperatorCommand, parse_services
 
 
 class Command(OperatorCommand):
@@ -24,29 +22,26 @@ class Command(OperatorCommand):
     def handle(self, *args, **options):
         organization = self.get_organization(options["organization"])
         user = self.get_user(organization, options["login_id"])
-        current = grants_of(user)
-        if options["services"] is not None:
-            desired = parse_services(options["services"])
-        elif options["grant"] is not None:
-            desired = {**current, **parse_services(options["grant"])}
-        else:
-            desired = {
-                k: v for k, v in current.items() if k not in parse_services(options["revoke"])
-            }
-        try:
-            changes = services.user_update(actor=self.actor(), user=user, data={}, grants=desired)
-        except ValidationError as error:
-            raise fail(error_lines(error)) from None
-        after = grants_of(user)
+        change = Change(
+            user_id=user.pk,
+            grants=parse_services(options["services"]),
+            grant=parse_services(options["grant"]) or {},
+            revoke=list(parse_services(options["revoke"]) or ()),
+        )
+        outcome = self.apply(organization, [change]).outcomes[0]
+        before, after = outcome.changes.get("services", [None, None])
         if options["json"]:
             self.write_json(
-                {"login_id": user.login_id, "services": after, "changed": bool(changes)}
+                {
+                    "login_id": user.login_id,
+                    "services": grants_of(outcome.user),
+                    "changed": bool(outcome.changes),
+                }
             )
             return
-        if not changes:
+        if not outcome.changes:
             self.stdout.write("Nothing changed.")
             return
-        before, now = changes["services"]
         self.stdout.write(self.style.SUCCESS(f"Services of {user.login_id} saved."))
-        self.stdout.write(f"  before: {', '.join(before) or '(none)'}")
-        self.stdout.write(f"  after:  {', '.join(now) or '(none)'}")
+        self.stdout.write(f"  before: {', '.join(before or []) or '(none)'}")
+        self.stdout.write(f"  after:  {', '.join(after or []) or '(none)'}")

@@ -1,16 +1,17 @@
-from django.core.exceptions import ValidationError
-
-from accounts.models import User
-from users import services
-from users.forms import UserForm
-from users.management.base import (
-    OperatorCommand,
-    error_lines,
-    fail,
-    form_and_services,
-)
+from users.changes import Change
+from users.management.base import OperatorCommand, parse_services
 
 NAMES = {"login_id": "new-login-id", "time_zone": "time-zone", "is_active": "active"}
+
+# option -> user field, for the options that set one field each (None: not given, kept).
+FIELD_OPTIONS = {
+    "new_login_id": "login_id",
+    "name": "name",
+    "role": "role",
+    "locale": "locale",
+    "time_zone": "time_zone",
+    "extension": "extension",
+}
 
 
 class Command(OperatorCommand):
@@ -25,8 +26,8 @@ class Command(OperatorCommand):
         parser.add_argument("--login-id", required=True, help="The user to change.")
         parser.add_argument("--new-login-id")
         parser.add_argument("--name")
-        parser.add_argument("--role", choices=User.Role.values)
-        parser.add_argument("--locale", choices=User.Locale.values)
+        parser.add_argument("--role", help="admin or member.")
+        parser.add_argument("--locale", help="ja or en.")
         parser.add_argument("--time-zone")
         parser.add_argument("--extension", help='3-6 digits, or "" to clear.')
         password = parser.add_mutually_exclusive_group()
@@ -40,45 +41,32 @@ class Command(OperatorCommand):
     def handle(self, *args, **options):
         organization = self.get_organization(options["organization"])
         user = self.get_user(organization, options["login_id"])
-        password = options["password"]
-        if options["generate_password"]:
-            password = services.generate_temporary_password(user)
-        data = {
-            "login_id": options["new_login_id"] or user.login_id,
-            "name": user.name if options["name"] is None else options["name"],
-            "locale": options["locale"] or user.locale,
-            "time_zone": options["time_zone"] or user.time_zone,
-            "role": options["role"] or user.role,
-            "extension": user.extension if options["extension"] is None else options["extension"],
-            "password": password or "",
-        }
-        if user.is_active:
-            data["is_active"] = "on"
-        form = UserForm(data, organization=organization, instance=user)
-        grants = form_and_services(form, options["services"], NAMES)
-        try:
-            changes = services.user_update(
-                actor=self.actor(),
-                user=user,
-                data=form.user_data(),
-                grants=grants,
-                password=password,
-            )
-        except ValidationError as error:
-            raise fail(error_lines(error, NAMES)) from None
-        result = {"login_id": form.cleaned_data["login_id"], "changes": changes}
-        if options["generate_password"]:
-            result["temporary_password"] = password
+        change = Change(
+            user_id=user.pk,
+            fields={
+                field: options[option]
+                for option, field in FIELD_OPTIONS.items()
+                if options[option] is not None
+            },
+            grants=parse_services(options["services"]),
+            password=options["password"],
+            generate_password=options["generate_password"],
+        )
+        outcome = self.apply(organization, [change], names=NAMES).outcomes[0]
+        password = options["password"] or outcome.temporary_password
+        result = {"login_id": outcome.user.login_id, "changes": outcome.changes}
+        if outcome.temporary_password:
+            result["temporary_password"] = outcome.temporary_password
         if options["json"]:
             self.write_json(result)
             return
-        if not changes and not password:
+        if not outcome.changes and not password:
             self.stdout.write("Nothing changed.")
             return
         self.stdout.write(self.style.SUCCESS(f"Updated {result['login_id']}."))
-        for field, (before, after) in changes.items():
+        for field, (before, after) in outcome.changes.items():
             self.stdout.write(f"  {field}: {before} -> {after}")
         if password:
             self.stdout.write("  password: new temporary password set; signed out everywhere")
-        if options["generate_password"]:
-            self.stdout.write(f"Temporary password: {password}")
+        if outcome.temporary_password:
+            self.stdout.write(f"Temporary password: {outcome.temporary_password}")
