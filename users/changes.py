@@ -816,7 +816,7 @@ def describe_since(since: list[dict]) -> list[str]:
     for event in since:
         when = date_format(timezone.localtime(event["when"]), "SHORT_DATETIME_FORMAT")
         parts = [
-            f"{_label(key)}: {_show(key, before)} → {_show(key, after)}"
+            f"{_change_label(key)}: {_show(key, before)} → {_show(key, after)}"
             for key, (before, after) in event["changes"].items()
             if key != "password"
         ]
@@ -824,6 +824,15 @@ def describe_since(since: list[dict]) -> list[str]:
             parts = [str(AuditEvent.Action(event["action"]).label)]
         lines.append(f"{'; '.join(parts)} ({event['actor']}, {when})")
     return lines
+
+
+def _change_label(key: str) -> str:
+    """A field's name in a sentence about what changed."""
+    if key == "is_active":
+        return _("Status")
+    if key == "services":
+        return _("Services")
+    return _label(key)
 
 
 def _show(key: str, value) -> str:
