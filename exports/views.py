@@ -202,7 +202,11 @@ def import_detail(request: HttpRequest, job_id) -> HttpResponse:
     report = job.report or {}
     rows = report.get("rows", [])
     errors = [r for r in rows if r["status"] == "error"]
-    others = [r for r in rows if r["status"] != "error"]
+    # Rows that change something first (updates, then adds), the unchanged ones after them.
+    order = {"update": 0, "add": 1, "unchanged": 2}
+    others = sorted(
+        (r for r in rows if r["status"] != "error"), key=lambda r: order.get(r["status"], 3)
+    )
     return render(
         request,
         "exports/import_detail.html",

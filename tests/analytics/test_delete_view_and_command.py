@@ -460,3 +460,22 @@ def test_command_refuses_the_last_active_admin(org_a, admin_a):
     message = run_error("--organization", "org-a", "--login-id", admin_a.login_id, "--yes")
     assert "last active admin" in message
     assert state() == before
+
+
+def test_command_refuses_the_last_active_admin_before_showing_any_impact(org_a, admin_a):
+    """An operator is not shown what a deletion would do when it cannot be done."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError) as refused:
+        call_command(
+            "delete_user",
+            "--organization",
+            "org-a",
+            "--login-id",
+            admin_a.login_id,
+            "--yes",
+            stdout=out,
+            stderr=err,
+        )
+    assert "last active admin" in str(refused.value)
+    assert out.getvalue() == ""
+    assert "By-user rows" not in err.getvalue()
