@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
+from accounts.batching import lookup_chunks
 from accounts.fields import NEW_USER_DEFAULTS
 from accounts.models import Organization, User
 from accounts.problems import GENERAL
@@ -28,6 +29,10 @@ from . import csv_format
 
 MAX_ROWS = 20_000
 MAX_BYTES = 10 * 1024 * 1024
+
+# A file with more rows than this is checked by the task worker, the page following it: its dry
+# run takes more than a moment (docs/performance.md).
+BACKGROUND_CHECK_ROWS = 2_000
 
 # The order a row's changed columns are listed in: the user's fields, then services by name.
 REPORTED_FIELDS = ("login_id", "name", "extension", "locale", "time_zone", "role", "is_active")
@@ -156,10 +161,13 @@ def _read(organization: Organization, data: bytes, encoding: str, language: str)
         )
         return file
     ours = _existing_users(organization, body, mapping)
+    restore = csv_format.restore
+    columns = [(i, col.key) for i, col in mapping.items()]
     for line, cells in body:
+        width = len(cells)
         values = {
-            col.key: csv_format.restore(cells[i]) if i < len(cells) else ""
-            for i, col in mapping.items()
+            key: (restore(cell) if (cell := cells[i])[:1] == "'" else cell) if i < width else ""
+            for i, key in columns
         }
         row = RowResult(line=line, login_id=values.get("login_id", "").strip())
         change = _row_change(file, row, values, ours.get(normalize_login_id(row.login_id)))
@@ -168,7 +176,7 @@ def _read(organization: Organization, data: bytes, encoding: str, language: str)
     return file
 
 
-def _existing_users(organization, body, mapping) -> dict[str, User]:
+def _existing_users(organization, body, mapping) -> dict[str, int]:
     """This organization's users named by the file's login IDs, by normalised key. A login ID
     taken in another organization is the change service's to refuse (like any add's)."""
     login_index = next(i for i, col in mapping.items() if col.key == "login_id")
@@ -180,12 +188,13 @@ def _existing_users(organization, body, mapping) -> dict[str, User]:
         }
         - {""}
     )
-    ours: dict[str, User] = {}
-    for start in range(0, len(keys), 1000):
-        for user in User.objects.filter(
-            organization=organization, login_id_key__in=keys[start : start + 1000]
-        ).only("pk", "login_id_key"):
-            ours[user.login_id_key] = user
+    ours: dict[str, int] = {}
+    for chunk in lookup_chunks(keys):
+        ours.update(
+            User.objects.filter(organization=organization, login_id_key__in=chunk).values_list(
+                "login_id_key", "pk"
+            )
+        )
     return ours
 
 
@@ -193,13 +202,13 @@ def _flag(cell: str) -> bool | None:
     return {"1": True, "0": False}.get(cell)
 
 
-def _row_change(file: _File, row: RowResult, values: dict, user: User | None) -> Change | None:
+def _row_change(file: _File, row: RowResult, values: dict, user_id: int | None) -> Change | None:
     """The row's cells as a proposed change. A blank cell keeps an existing user's value (the
     user name excepted: it is required); for a new user it means the default. Cells that are
     not readable (a flag other than 1/0, an unknown locale code) are reported here and the row
     proposes nothing."""
-    present = set(file.columns)
-    adding = user is None
+    present = file.columns.keys()
+    adding = user_id is None
     fields: dict = {}
     grant: Grants = {}
     revoke: list[str] = []
@@ -270,7 +279,7 @@ def _row_change(file: _File, row: RowResult, values: dict, user: User | None) ->
     row.data = fields
     row.generates_password = adding and not password
     return Change(
-        user_id=None if adding else user.pk,
+        user_id=user_id,
         fields=fields,
         grants={} if adding else None,
         grant=grant,
@@ -282,6 +291,11 @@ def _row_change(file: _File, row: RowResult, values: dict, user: User | None) ->
 
 
 # --- The change service's verdicts, in the file's terms -------------------------------------------
+
+
+def row_count(data: bytes) -> int:
+    """About how many rows a file has (its line ends), without decoding it."""
+    return data.count(b"\n")
 
 
 def _line(ref) -> str:
@@ -382,8 +396,10 @@ def validate_file(
     encoding: str,
     acting_user: User | None,
     language: str,
+    progress=None,
 ) -> Report:
-    """The dry run: classify every row, nothing written."""
+    """The dry run: classify every row, nothing written. `progress(phase, done, total)`
+    follows the rows checked."""
     file = _read(organization, data, encoding, language)
     if file.report.file_errors or not file.rows:
         return file.report
@@ -393,6 +409,7 @@ def validate_file(
         changes=file.changes,
         commit=False,
         describe=_line,
+        progress=progress,
     )
     _report(file, result)
     return file.report

@@ -20,6 +20,7 @@ class ImportJob(models.Model):
     admin who uploaded it), its dry-run report, then the apply's progress and result."""
 
     class Status(models.TextChoices):
+        CHECKING = "checking", _("Checking the file")
         VALIDATED = "validated", _("Checked, waiting for confirmation")
         QUEUED = "queued", _("Waiting to start")
         RUNNING = "running", _("Importing")
@@ -60,6 +61,11 @@ class ImportJob(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED)
+
+    @property
+    def in_progress(self) -> bool:
+        """The worker has it (a large file's dry run, or the apply): the page follows it."""
+        return self.status in (self.Status.CHECKING, self.Status.QUEUED, self.Status.RUNNING)
 
     @property
     def percent(self) -> int:

@@ -1,5 +1,6 @@
-"""The import's apply step, run by the task worker (django-tasks-db's db_worker) so that a large
-file never holds a web request: hashing thousands of temporary passwords takes minutes."""
+"""The import's slow steps, run by the task worker (django-tasks-db's db_worker) so that a large
+file never holds a web request: the dry run of a large file takes seconds, and hashing
+thousands of temporary passwords takes minutes."""
 
 import logging
 import time
@@ -36,6 +37,61 @@ def apply_import(job_id: str) -> None:
             )
 
 
+@task()
+def check_import(job_id: str) -> None:
+    """The dry run of a large file: the report, then VALIDATED (waiting for the admin's
+    confirmation) or FAILED."""
+    job = (
+        ImportJob.objects.select_related("organization__contract", "admin")
+        .filter(pk=job_id, status=ImportJob.Status.CHECKING)
+        .first()
+    )
+    if job is None:
+        return
+    with translation.override(job.language):
+        try:
+            slot = _wait_for_slot(job)
+            try:
+                report = importing.validate_file(
+                    organization=job.organization,
+                    data=bytes(job.content or b""),
+                    encoding=job.encoding,
+                    acting_user=job.admin,
+                    language=job.language,
+                    progress=_progress_of(job),
+                )
+            finally:
+                limits.release(slot)
+        except Exception:
+            log.exception("import check %s failed", job.pk)
+            report = None
+    if report is None:
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED,
+            content=None,
+            phase="",
+            finished_at=timezone.now(),
+            result={"error": "internal"},
+        )
+        return
+    fields = {"report": report.to_json(), "phase": "", "progress_done": 0, "progress_total": 0}
+    if report.ok:
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.VALIDATED, **fields)
+    else:
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED, content=None, finished_at=timezone.now(), **fields
+        )
+
+
+def _progress_of(job: ImportJob):
+    def progress(phase: str, done: int, total: int) -> None:
+        ImportJob.objects.filter(pk=job.pk).update(
+            phase=phase, progress_done=done, progress_total=max(total, 1)
+        )
+
+    return progress
+
+
 def _wait_for_slot(job: ImportJob, *, wait_seconds: int = 600) -> int:
     """A background import waits its turn (the organization's transfer limit) instead of
     failing; the job page says it is waiting meanwhile."""
@@ -51,11 +107,7 @@ def _wait_for_slot(job: ImportJob, *, wait_seconds: int = 600) -> int:
 
 
 def _run(job: ImportJob) -> None:
-    def progress(phase: str, done: int, total: int) -> None:
-        ImportJob.objects.filter(pk=job.pk).update(
-            phase=phase, progress_done=done, progress_total=max(total, 1)
-        )
-
+    progress = _progress_of(job)
     slot = _wait_for_slot(job)
     try:
         report, result = importing.apply_file(

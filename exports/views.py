@@ -17,7 +17,7 @@ from users.filters import NARROWING, UserFilterForm, list_params, query_string
 from . import csv_format, importing, limits
 from .exporting import export_bytes, export_queryset, unencodable_users
 from .models import IMPORT_TTL, ImportJob
-from .tasks import apply_import
+from .tasks import apply_import, check_import
 
 
 class ExportForm(forms.Form):
@@ -163,12 +163,27 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         else:
             data = upload.read()
             language = get_language()[:2]
+            encoding = form.cleaned_data["encoding"]
+            if importing.BACKGROUND_CHECK_ROWS < importing.row_count(data) <= importing.MAX_ROWS:
+                # A large file is checked by the task worker; its page follows the check.
+                job = ImportJob.objects.create(
+                    organization=request.organization,
+                    admin=request.user,
+                    filename=(upload.name or "")[:255],
+                    encoding=encoding,
+                    language=language,
+                    content=data,
+                    status=ImportJob.Status.CHECKING,
+                    phase="checking",
+                )
+                transaction.on_commit(lambda: check_import.enqueue(str(job.pk)))
+                return redirect("exports:import_detail", job_id=job.pk)
             try:
                 with limits.transfer_slot(request.organization, "import"):
                     report = importing.validate_file(
                         organization=request.organization,
                         data=data,
-                        encoding=form.cleaned_data["encoding"],
+                        encoding=encoding,
                         acting_user=request.user,
                         language=language,
                     )
@@ -178,7 +193,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
                 organization=request.organization,
                 admin=request.user,
                 filename=(upload.name or "")[:255],
-                encoding=form.cleaned_data["encoding"],
+                encoding=encoding,
                 language=language,
                 content=data if report.ok else None,
                 report=report.to_json(),
@@ -219,7 +234,7 @@ def import_detail(request: HttpRequest, job_id) -> HttpResponse:
             "rows": others[:SHOWN_ROWS],
             "more_rows": max(len(others) - SHOWN_ROWS, 0),
             "can_apply": job.status == ImportJob.Status.VALIDATED,
-            "refresh": job.status in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING),
+            "refresh": job.in_progress,
             "nav_section": "users",
         },
     )

@@ -47,12 +47,12 @@
   });
 })();
 
-// CSV import progress: poll the status while the import runs (the page also refreshes itself
-// every few seconds without JavaScript).
+// CSV import progress: poll the status while the worker checks or applies the file (the page
+// also refreshes itself every few seconds without JavaScript), then show the result.
 (function () {
   "use strict";
   var box = document.getElementById("import-progress");
-  if (!box || box.dataset.finished === "1") {
+  if (!box || box.dataset.running !== "1") {
     return;
   }
   function poll() {
@@ -65,7 +65,7 @@
         if (bar) { bar.value = data.percent; }
         if (percent) { percent.textContent = data.percent + "%"; }
         if (label) { label.textContent = data.status_label; }
-        if (data.finished) {
+        if (["checking", "queued", "running"].indexOf(data.status) < 0) {
           window.location.reload();
         } else {
           window.setTimeout(poll, 1000);

@@ -3,9 +3,12 @@ the rows that change something listed before the unchanged ones."""
 
 import re
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from accounts.models import User
+from exports import importing
+from exports.models import ImportJob
 from permissions import catalog
 from tests.exports.test_import import make_csv, same, upload
 from tests.factories import GrantFactory, UserFactory
@@ -45,3 +48,34 @@ def test_rows_that_change_something_come_first(admin_client_a, org_a, admin_a):
     assert [login for _line, login in listed[1:]] == [
         f"u{i:02d}@a.example.com" for i in range(12) if i != 9
     ]
+
+
+def test_a_large_file_is_checked_by_the_worker_and_its_page_follows_the_check(
+    admin_client_a, org_a, admin_a, monkeypatch, django_capture_on_commit_callbacks
+):
+    User.objects.filter(pk=admin_a.pk).update(locale=User.Locale.ENGLISH)
+    monkeypatch.setattr(importing, "BACKGROUND_CHECK_ROWS", 3)
+    rows = [same(UserFactory(organization=org_a), name=f"Renamed {i}") for i in range(5)]
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_client_a.post(
+            reverse("exports:import"),
+            {"file": SimpleUploadedFile("big.csv", make_csv(rows)), "encoding": "utf-8"},
+        )
+    job = ImportJob.objects.get()
+    assert response["Location"] == reverse("exports:import_detail", args=[job.pk])
+    assert job.status == ImportJob.Status.CHECKING
+    page = admin_client_a.get(response["Location"])
+    assert "Checking the file" in page.content.decode()
+    assert '<meta http-equiv="refresh"' in page.content.decode()  # it follows the check
+    status = admin_client_a.get(reverse("exports:import_status", args=[job.pk])).json()
+    assert status["status"] == "checking"
+
+    for callback in callbacks:  # the worker runs the check
+        callback()
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.VALIDATED
+    assert job.report["counts"]["update"] == 5
+    page = admin_client_a.get(response["Location"]).content.decode()
+    assert "Every row passed the checks" in page
+    status = admin_client_a.get(reverse("exports:import_status", args=[job.pk])).json()
+    assert status["status"] == "validated"
