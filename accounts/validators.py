@@ -136,6 +136,23 @@ def _is_visible(ch: str) -> bool:
     return not ch.isspace() and unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Zl", "Zp", "Zs"}
 
 
+# The characters whose Unicode property Bidi_Control is Yes: marks, embeddings, overrides and
+# isolates. They reorder what follows them on screen, so a name holding one can display as
+# another user's name (in the User List, a confirmation page or the audit log).
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f"
+    + "".join(chr(c) for c in range(0x202A, 0x202F))
+    + "".join(chr(c) for c in range(0x2066, 0x206A))
+)
+
+
+def _bidi_error(value: str, message: str, code: str) -> ValidationError | None:
+    bad = [ch for ch in value if ch in BIDI_CONTROLS]
+    if not bad:
+        return None
+    return ValidationError(message % {"bad": _quoted_list(bad)}, code=code)
+
+
 def validate_user_name(value: str) -> None:
     """`value` is already normalised (normalize_user_name)."""
     if not value or not any(_is_visible(ch) for ch in value):
@@ -151,6 +168,39 @@ def validate_user_name(value: str) -> None:
             _("User name cannot contain control characters such as tabs or line breaks."),
             code="user_name_control",
         )
+    error = _bidi_error(
+        value,
+        _(
+            "User name cannot contain characters that change the direction of text (%(bad)s): "
+            "they make a name display as a different one."
+        ),
+        "user_name_bidi",
+    )
+    if error:
+        raise error
+
+
+def validate_organization_name(value: str) -> None:
+    """The rules of a user name that are not about its length (an organization name's is the
+    model field's): something visible, no control characters (no NUL, no undecodable byte from
+    a terminal), no characters that change the direction of text."""
+    if not value or not any(_is_visible(ch) for ch in value):
+        raise ValidationError(_("Organization name is required."), code="required")
+    if any(_is_control(ch) for ch in value):
+        raise ValidationError(
+            _("Organization name cannot contain control characters such as tabs or line breaks."),
+            code="organization_name_control",
+        )
+    error = _bidi_error(
+        value,
+        _(
+            "Organization name cannot contain characters that change the direction of text "
+            "(%(bad)s): they make a name display as a different one."
+        ),
+        "organization_name_bidi",
+    )
+    if error:
+        raise error
 
 
 def validate_extension(value: str) -> None:
