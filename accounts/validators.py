@@ -124,6 +124,15 @@ def validate_login_id(value: str) -> None:
         )
 
 
+def validate_no_surrogates(value: str) -> None:
+    """A lone surrogate (U+D800–U+DFFF) is not a character: it cannot be encoded as UTF-8, so
+    no database can be asked about it. HTTP cannot carry one (Django decodes requests with
+    replacement characters), but text from anywhere else can. Django's CharField refuses NUL
+    itself; this is the other half of "text the database can take"."""
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise ValidationError(_("Text that is not valid Unicode is not allowed."), code="surrogate")
+
+
 def normalize_user_name(value: str) -> str:
     return unicodedata.normalize("NFC", value.strip())
 
