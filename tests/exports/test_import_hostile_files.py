@@ -9,13 +9,30 @@ import codecs
 import io
 import json
 
+import hypothesis
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.urls import resolve
+from hypothesis import HealthCheck, example, given
+from hypothesis import strategies as st
 
 from accounts.models import User
 from audit.models import AuditEvent
+from exports import importing
+from exports.exporting import export_bytes, export_queryset
 from exports.models import ImportJob
-from tests.exports.test_import import detail_url, dump, make_csv, row, upload
+from permissions import catalog
+from tests.exports.test_import import (
+    BOM,
+    IMPORT_URL,
+    detail_url,
+    dump,
+    make_csv,
+    row,
+    upload,
+)
+from tests.factories import GrantFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -143,3 +160,115 @@ def test_the_command_refuses_a_nul_naming_line_and_column(tmp_path, untouched, d
     assert error.returncode == 1
     assert f"error: Line {line}, column {column} holds a NUL character" in stderr
     assert_untouched(untouched)
+
+
+# --- property: any bytes through the dry run ----------------------------------------------------
+
+FUZZ = hypothesis.settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+POSITION = st.integers(0, 10**6)  # taken modulo the file's length
+ODD_INSERTS = st.sampled_from(
+    [b"\x00", b'"', b",", b"\r\n", b"\n", b"\r", b"\xff", BOM, b"'=", b"=1+1", "山".encode()]
+)
+MUTATION = st.one_of(
+    st.tuples(st.just("insert"), POSITION, ODD_INSERTS | st.binary(min_size=1, max_size=8)),
+    st.tuples(st.just("replace"), POSITION, st.binary(min_size=1, max_size=4)),
+    st.tuples(st.just("delete"), POSITION, st.integers(1, 40)),
+    st.tuples(st.just("truncate"), POSITION, st.just(0)),
+)
+
+
+def mutated(data: bytes, mutations) -> bytes:
+    buffer = bytearray(data)
+    for kind, position, arg in mutations:
+        at = position % (len(buffer) + 1)
+        if kind == "insert":
+            buffer[at:at] = arg
+        elif kind == "replace":
+            buffer[at : at + len(arg)] = arg
+        elif kind == "delete":
+            del buffer[at : at + arg]
+        else:
+            del buffer[at:]
+    return bytes(buffer)
+
+
+@pytest.fixture
+def exported(org_a, admin_a, member_a) -> dict[str, bytes]:
+    """The organization's own export, in each encoding (and as UTF-16, as Excel re-saves it)."""
+    UserFactory(organization=org_a, login_id="=sum@a.example.com", name="=SUM(1+1)")
+    taro = UserFactory(organization=org_a, login_id="taro@a.example.com", name="山田 太郎①")
+    GrantFactory(user=taro, service=catalog.PHONE)
+    UserFactory(organization=org_a, login_id="ext@a.example.com", name="O'Brien", extension="301")
+    files = {}
+    for encoding in ("utf-8-sig", "shift_jis"):
+        files[encoding] = b"".join(
+            export_bytes(
+                organization=org_a,
+                qs=export_queryset(organization=org_a, params={}),
+                language="en",
+                encoding=encoding,
+            )
+        )
+    files["utf-16"] = files["utf-8-sig"].decode("utf-8-sig").encode("utf-16")
+    return files
+
+
+@FUZZ
+@given(
+    base=st.sampled_from(["utf-8-sig", "shift_jis", "utf-16", "bytes"]),
+    random_bytes=st.binary(max_size=3000),
+    mutations=st.lists(MUTATION, max_size=6),
+    encoding=st.sampled_from(["utf-8", "shift_jis"]),
+    through=st.sampled_from(["engine", "view"]),
+)
+@example(
+    base="bytes",
+    random_bytes=ISSUE_FILE.encode("utf-16-le"),
+    mutations=[],
+    encoding="utf-8",
+    through="view",
+)
+@example(
+    base="utf-8-sig",
+    random_bytes=b"",
+    mutations=[("insert", 40, b"\x00")],
+    encoding="utf-8",
+    through="view",
+)
+def test_any_bytes_through_the_dry_run_never_fail_and_write_nothing(
+    admin_a, admin_client_a, org_a, exported, base, random_bytes, mutations, encoding, through
+):
+    data = mutated(random_bytes if base == "bytes" else exported[base], mutations)
+    before = dump(), AuditEvent.objects.count()
+    admin_client_a.raise_request_exception = False
+
+    if through == "engine":
+        report = importing.validate_file(
+            organization=org_a, data=data, encoding=encoding, acting_user=admin_a, language="en"
+        )
+        stored = report.to_json()
+    else:
+        response = admin_client_a.post(
+            IMPORT_URL,
+            {"file": SimpleUploadedFile("f.csv", data, "text/csv"), "encoding": encoding},
+        )
+        # 302: the stored report; 400: a form error (an empty file).
+        assert response.status_code in (302, 400), response.status_code
+        if response.status_code == 400:
+            assert data == b""
+            stored = {}
+        else:
+            job = ImportJob.objects.get(pk=resolve(response["Location"]).kwargs["job_id"])
+            assert admin_client_a.get(response["Location"]).status_code == 200
+            stored = job.report
+
+    # The report is text PostgreSQL stores: no NUL, no lone surrogate.
+    text = json.dumps(stored, ensure_ascii=False)
+    assert "\x00" not in text and "\\u0000" not in text
+    text.encode("utf-8")
+    assert (dump(), AuditEvent.objects.count()) == before
