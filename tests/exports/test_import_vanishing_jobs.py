@@ -16,10 +16,12 @@ from exports.tasks import apply_import
 from tests.exports.test_import import (
     IMPORT_URL,
     apply_url,
+    cancel_url,
     detail_url,
     make_csv,
     passwords_url,
     row,
+    status_url,
     upload,
 )
 
@@ -92,12 +94,24 @@ def test_passwords_of_a_job_purged_while_the_download_waits_are_a_404(
 
 
 @pytest.mark.django_db
-def test_passwords_of_a_purged_job_are_a_404(org_a, admin_a, admin_client_a):
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("get", detail_url),
+        ("get", status_url),
+        ("post", apply_url),
+        ("post", cancel_url),
+        ("post", passwords_url),
+    ],
+    ids=["detail", "status", "apply", "cancel", "passwords"],
+)
+def test_every_page_of_a_job_purged_since_it_was_shown_is_a_404(
+    org_a, admin_a, admin_client_a, method, url
+):
     job = _job_with_passwords(org_a, admin_a)
     ImportJob.objects.filter(pk=job.pk).delete()
 
-    assert admin_client_a.post(passwords_url(job)).status_code == 404
-    assert admin_client_a.get(detail_url(job)).status_code == 404
+    assert getattr(admin_client_a, method)(url(job)).status_code == 404
 
 
 @pytest.mark.django_db
