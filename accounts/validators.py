@@ -124,6 +124,13 @@ def validate_login_id(value: str) -> None:
         )
 
 
+# The message of Django's own NUL check (every form CharField runs it). Django's Japanese
+# catalogue renders it as "enter some characters", which sends an admin looking for the wrong
+# problem; naming the msgid here keeps the correct translation in this project's catalogue,
+# which takes precedence over Django's.
+NULL_CHARACTERS_MESSAGE = gettext_lazy("Null characters are not allowed.")
+
+
 def validate_no_surrogates(value: str) -> None:
     """A lone surrogate (U+D800–U+DFFF) is not a character: it cannot be encoded as UTF-8, so
     no database can be asked about it. HTTP cannot carry one (Django decodes requests with

@@ -13,9 +13,12 @@ from urllib.parse import quote_from_bytes
 
 import hypothesis
 import pytest
+from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.urls import reverse
+from django.utils import translation
 from hypothesis import HealthCheck, example, given
 from hypothesis import strategies as st
 
@@ -270,3 +273,10 @@ def test_any_query_parameters_never_make_a_5xx(
         assert consume(response).startswith("ログイン ID".encode())
 
     assert response.status_code == 200, (target, query[:300], response.status_code)
+
+
+def test_the_nul_error_of_every_text_field_says_what_it_means_in_japanese():
+    with translation.override("ja"), pytest.raises(ValidationError) as excinfo:
+        forms.CharField().clean("山田\x00太郎")
+
+    assert excinfo.value.messages == ["NUL 文字（制御文字）は使用できません。"]
