@@ -155,7 +155,7 @@ def test_rows_with_a_nul_are_refused_on_reading_never_read_back_changed(rows, en
     if not any("\x00" in cell for row in rows for cell in row):
         assert read_back(data, encoding) == rows
         return
-    with pytest.raises(CsvFormatError, match="NUL|UTF-16"), translation.override("en"):
+    with pytest.raises(CsvFormatError, match=r"NUL|UTF-16"), translation.override("en"):
         read_back(data, encoding)
 
 
