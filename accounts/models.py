@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -7,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
 from .fields import DEFAULT_TIME_ZONE
-from .validators import USER_NAME_MAX_LENGTH, normalize_login_id
+from .validators import USER_NAME_MAX_LENGTH, normalize_login_id, validate_organization_name
 
 
 class Organization(models.Model):
@@ -25,6 +26,14 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # Length and blank are the field's own checks; only a non-blank name gets here too.
+        if self.name:
+            try:
+                validate_organization_name(self.name)
+            except ValidationError as error:
+                raise ValidationError({"name": error}) from None
 
 
 class Contract(models.Model):

@@ -6,6 +6,7 @@
 - "Next" and "Previous" use keyset cursors where the sort allows it: `(name, id) > (x, y)`
   starts an index range scan at the right row, so page 2,000 costs what page 1 costs, where
   OFFSET would read and throw away every row before it (quality.md B.1: 34 ms vs 0.3 ms).
+- A cursor is signed for its columns and direction: under any other sort it is ignored (page 1).
 """
 
 from dataclasses import dataclass
@@ -79,18 +80,30 @@ def capped_count(qs: QuerySet, cap: int | None = None) -> tuple[int, bool]:
     return (cap, True) if n > cap else (n, False)
 
 
-def encode_cursor(values: list) -> str:
-    return signing.dumps(values, salt=_SALT, compress=True)
+def _cursor_salt(columns: tuple[str, ...], descending: bool) -> str:
+    # A cursor holds the last row's values of `columns`: read under another sort they would be
+    # compared with other columns (a role compared with a service count is a 500 on
+    # PostgreSQL), or start the page at a meaningless place. The salt names the columns and the
+    # direction, so a cursor signed for one list order fails its signature under any other.
+    return f"{_SALT}:{','.join(columns)}:{'desc' if descending else 'asc'}"
 
 
-def decode_cursor(token: str | None, length: int) -> list | None:
+def encode_cursor(values: list, *, columns: tuple[str, ...], descending: bool = False) -> str:
+    return signing.dumps(values, salt=_cursor_salt(columns, descending), compress=True)
+
+
+def decode_cursor(
+    token: str | None, *, columns: tuple[str, ...], descending: bool = False
+) -> list | None:
+    """The values of a cursor made by encode_cursor() for these columns and this direction;
+    None for anything else (tampered, or made for another sort or direction)."""
     if not token:
         return None
     try:
-        values = signing.loads(token, salt=_SALT)
+        values = signing.loads(token, salt=_cursor_salt(columns, descending))
     except signing.BadSignature:
         return None
-    if not isinstance(values, list) or len(values) != length:
+    if not isinstance(values, list) or len(values) != len(columns):
         return None
     return values
 
@@ -114,8 +127,10 @@ def paginate(
     else:
         capped = False
     columns = (*keyset, "id") if keyset else None
-    after_values = decode_cursor(after, len(columns)) if columns else None
-    before_values = decode_cursor(before, len(columns)) if columns else None
+    after_values = decode_cursor(after, columns=columns, descending=descending) if columns else None
+    before_values = (
+        decode_cursor(before, columns=columns, descending=descending) if columns else None
+    )
 
     if after_values is not None or before_values is not None:
         return _cursor_page(
@@ -131,7 +146,9 @@ def paginate(
     result = Page(rows=rows, number=page, per_page=per_page, total=total, total_capped=capped)
     result.has_more = has_more
     if columns and rows and has_more:
-        result.next_cursor = encode_cursor(_values(rows[-1], columns))
+        result.next_cursor = encode_cursor(
+            _values(rows[-1], columns), columns=columns, descending=descending
+        )
     return result
 
 
@@ -157,7 +174,11 @@ def _cursor_page(qs, columns, descending, per_page, total, capped, after_values,
     page = Page(rows=rows, number=None, per_page=per_page, total=total, total_capped=capped)
     page.has_more = has_more and bool(rows)
     if rows and page.has_more:
-        page.next_cursor = encode_cursor(_values(rows[-1], columns))
+        page.next_cursor = encode_cursor(
+            _values(rows[-1], columns), columns=columns, descending=descending
+        )
     if rows and has_prev:
-        page.prev_cursor = encode_cursor(_values(rows[0], columns))
+        page.prev_cursor = encode_cursor(
+            _values(rows[0], columns), columns=columns, descending=descending
+        )
     return page

@@ -124,6 +124,22 @@ def validate_login_id(value: str) -> None:
         )
 
 
+# The message of Django's own NUL check (every form CharField runs it). Django's Japanese
+# catalogue renders it as "enter some characters", which sends an admin looking for the wrong
+# problem; naming the msgid here keeps the correct translation in this project's catalogue,
+# which takes precedence over Django's.
+NULL_CHARACTERS_MESSAGE = gettext_lazy("Null characters are not allowed.")
+
+
+def validate_no_surrogates(value: str) -> None:
+    """A lone surrogate (U+D800–U+DFFF) is not a character: it cannot be encoded as UTF-8, so
+    no database can be asked about it. HTTP cannot carry one (Django decodes requests with
+    replacement characters), but text from anywhere else can. Django's CharField refuses NUL
+    itself; this is the other half of "text the database can take"."""
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise ValidationError(_("Text that is not valid Unicode is not allowed."), code="surrogate")
+
+
 def normalize_user_name(value: str) -> str:
     return unicodedata.normalize("NFC", value.strip())
 
@@ -134,6 +150,23 @@ def _is_control(ch: str) -> bool:
 
 def _is_visible(ch: str) -> bool:
     return not ch.isspace() and unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Zl", "Zp", "Zs"}
+
+
+# The characters whose Unicode property Bidi_Control is Yes: marks, embeddings, overrides and
+# isolates. They reorder what follows them on screen, so a name holding one can display as
+# another user's name (in the User List, a confirmation page or the audit log).
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f"
+    + "".join(chr(c) for c in range(0x202A, 0x202F))
+    + "".join(chr(c) for c in range(0x2066, 0x206A))
+)
+
+
+def _bidi_error(value: str, message: str, code: str) -> ValidationError | None:
+    bad = [ch for ch in value if ch in BIDI_CONTROLS]
+    if not bad:
+        return None
+    return ValidationError(message % {"bad": _quoted_list(bad)}, code=code)
 
 
 def validate_user_name(value: str) -> None:
@@ -151,6 +184,39 @@ def validate_user_name(value: str) -> None:
             _("User name cannot contain control characters such as tabs or line breaks."),
             code="user_name_control",
         )
+    error = _bidi_error(
+        value,
+        _(
+            "User name cannot contain characters that change the direction of text (%(bad)s): "
+            "they make a name display as a different one."
+        ),
+        "user_name_bidi",
+    )
+    if error:
+        raise error
+
+
+def validate_organization_name(value: str) -> None:
+    """The rules of a user name that are not about its length (an organization name's is the
+    model field's): something visible, no control characters (no NUL, no undecodable byte from
+    a terminal), no characters that change the direction of text."""
+    if not value or not any(_is_visible(ch) for ch in value):
+        raise ValidationError(_("Organization name is required."), code="required")
+    if any(_is_control(ch) for ch in value):
+        raise ValidationError(
+            _("Organization name cannot contain control characters such as tabs or line breaks."),
+            code="organization_name_control",
+        )
+    error = _bidi_error(
+        value,
+        _(
+            "Organization name cannot contain characters that change the direction of text "
+            "(%(bad)s): they make a name display as a different one."
+        ),
+        "organization_name_bidi",
+    )
+    if error:
+        raise error
 
 
 def validate_extension(value: str) -> None:

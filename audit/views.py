@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.access import admin_required
 from accounts.pagination import paginate
+from accounts.validators import validate_no_surrogates
 
 from .models import AuditEvent
 from .selectors import audit_list
@@ -17,8 +18,11 @@ PER_PAGE = 50
 
 
 class AuditFilterForm(forms.Form):
-    actor = forms.CharField(label=_("Actor"), required=False)
-    target = forms.CharField(label=_("Target user"), required=False)
+    # An invalid value (a NUL, a lone surrogate) is a form error and is dropped from the query.
+    actor = forms.CharField(label=_("Actor"), required=False, validators=[validate_no_surrogates])
+    target = forms.CharField(
+        label=_("Target user"), required=False, validators=[validate_no_surrogates]
+    )
     action = forms.ChoiceField(
         label=_("Action"),
         required=False,

@@ -94,7 +94,7 @@ def list_pages(rounds: int) -> list[Result]:
     deep_row = size * 3 // 4
     qs = User.objects.filter(organization=l_org).order_by("name", "id")
     row = qs.values("name", "id")[deep_row - 1]
-    cursor = encode_cursor([row["name"], row["id"]])
+    cursor = encode_cursor([row["name"], row["id"]], columns=("name", "id"))
     deep = f"/users/?after={cursor}"
     r = Result(f"User List, large tenant, deep page (rows {deep_row + 1:,}-{deep_row + 50:,})")
     r.values = compare(

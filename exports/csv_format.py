@@ -288,9 +288,18 @@ class CsvFormatError(ValueError):
 
 def decode_file(data: bytes, encoding: str) -> str:
     """Bytes -> text in the chosen encoding. A UTF-8 BOM is accepted (and dropped) whichever
-    UTF-8 was chosen; bytes that do not decode are an error naming the line, never mojibake."""
+    UTF-8 was chosen; bytes that do not decode are an error naming the line, never mojibake.
+    A UTF-16 file is refused whichever encoding was chosen: its ASCII reads as valid UTF-8 or
+    CP932 with a NUL after every character."""
     if encoding not in CODECS:
         raise CsvFormatError(_("Unknown encoding."))
+    if _looks_like_utf16(data):
+        raise CsvFormatError(
+            _(
+                "This looks like a UTF-16 file (Excel's “Unicode text”). Save it as “CSV UTF-8” "
+                "or “CSV” (Shift_JIS) and upload it again."
+            )
+        )
     codec = CODECS[encoding]
     if codec.startswith("utf-8"):
         codec = "utf-8-sig"
@@ -317,6 +326,25 @@ def decode_file(data: bytes, encoding: str) -> str:
         ) from None
 
 
+# Enough of the start of a file to tell UTF-16 by its NULs.
+_UTF16_SAMPLE_BYTES = 1024
+
+
+def _looks_like_utf16(data: bytes) -> bool:
+    """A UTF-16 BOM (Excel's "Unicode text"), or a NUL in the same byte of at least half the
+    byte pairs at the start (UTF-16 without a BOM, `iconv -t UTF-16LE`: a CSV's header is
+    ASCII, whose every character has a zero byte). A stray NUL or two is not UTF-16: read_rows
+    reports it by line and column."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    sample = data[:_UTF16_SAMPLE_BYTES]
+    pairs = len(sample) // 2
+    if pairs < 2:
+        return False
+    nul_first, nul_second = sample[0 : pairs * 2 : 2].count(0), sample[1 : pairs * 2 : 2].count(0)
+    return max(nul_first, nul_second) * 2 >= pairs
+
+
 def _looks_like_utf8(data: bytes) -> bool:
     if data.startswith(codecs.BOM_UTF8):
         return True
@@ -336,11 +364,17 @@ def _first_non_ascii_line(data: bytes) -> int:
 
 def read_rows(text: str) -> Iterator[tuple[int, list[str]]]:
     """(line number, cells) for each record, with quoted commas and newlines, CRLF or LF, and
-    blank lines skipped. The line number is where the record starts."""
+    blank lines skipped. The line number is where the record starts.
+
+    A NUL character is refused, naming its line and column: no cell may hold one (PostgreSQL
+    stores none in a text or JSON column), and a file that has one was not saved as CSV."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    check_nul = "\x00" in text  # one scan of the text; the cells only when it found one
     start = 1
     try:
         for row in reader:
+            if check_nul:
+                _refuse_nul(row, start)
             if any(cell.strip() for cell in row):
                 yield start, row
             start = reader.line_num + 1
@@ -349,6 +383,22 @@ def read_rows(text: str) -> Iterator[tuple[int, list[str]]]:
             _("The file is not valid CSV near line %(line)d: %(error)s")
             % {"line": reader.line_num, "error": error}
         ) from None
+
+
+def _refuse_nul(cells: list[str], start: int) -> None:
+    line = start  # quoted cells may span lines: count them up to the NUL
+    for index, cell in enumerate(cells):
+        at = cell.find("\x00")
+        if at < 0:
+            line += cell.count("\n")
+            continue
+        raise CsvFormatError(
+            _(
+                "Line %(line)d, column %(column)d holds a NUL character, which no cell may "
+                "contain. Save the file as “CSV UTF-8” or “CSV” (Shift_JIS) and upload it again."
+            )
+            % {"line": line + cell.count("\n", 0, at), "column": index + 1}
+        )
 
 
 def match_header(cells: list[str], columns: list[Column]) -> tuple[dict[int, Column], list[str]]:

@@ -11,8 +11,23 @@ from django.utils.translation import gettext_lazy as _
 IMPORT_TTL = timedelta(hours=1)
 
 
+# A queued or running import may outlast its hour (it waits for a transfer slot, then hashes
+# thousands of passwords): it is purged only this long after expiring, when its worker has
+# surely died. Purged earlier, its result and generated passwords would be lost.
+STUCK_AFTER = timedelta(days=1)
+
+
 def _expiry():
     return timezone.now() + IMPORT_TTL
+
+
+class ImportJobQuerySet(models.QuerySet):
+    def expired(self) -> "ImportJobQuerySet":
+        now = timezone.now()
+        in_progress = [ImportJob.Status.CHECKING, ImportJob.Status.QUEUED, ImportJob.Status.RUNNING]
+        return self.filter(expires_at__lt=now).filter(
+            ~models.Q(status__in=in_progress) | models.Q(expires_at__lt=now - STUCK_AFTER)
+        )
 
 
 class ImportJob(models.Model):
@@ -51,6 +66,8 @@ class ImportJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # The confirming admin's address, for the audit records the background apply writes.
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = ImportJobQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["expires_at"], name="importjob_expiry_idx")]

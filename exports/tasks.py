@@ -12,15 +12,20 @@ from audit.models import AuditEvent
 from audit.services import Actor
 
 from . import importing, limits
-from .models import ImportJob
+from .models import IMPORT_TTL, ImportJob
 
 log = logging.getLogger(__name__)
 
 
 @task()
 def apply_import(job_id: str) -> None:
-    job = ImportJob.objects.select_related("organization__contract", "admin").get(pk=job_id)
-    if job.status != ImportJob.Status.QUEUED:
+    job = (
+        ImportJob.objects.select_related("organization__contract", "admin")
+        .filter(pk=job_id)
+        .first()
+    )
+    # Gone (purged after waiting past its expiry) or no longer queued: nothing to do.
+    if job is None or job.status != ImportJob.Status.QUEUED:
         return
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, phase="checking")
     with translation.override(job.language):
@@ -125,11 +130,15 @@ def _run(job: ImportJob) -> None:
         )
     finally:
         limits.release(slot)
+    finished = timezone.now()
     fields = {
         "report": report.to_json(),
         "content": None,
         "phase": "",
-        "finished_at": timezone.now(),
+        "finished_at": finished,
+        # The report and the generated passwords wait their hour from now, however long the
+        # import waited and ran.
+        "expires_at": finished + IMPORT_TTL,
     }
     if result is None:
         # The database changed since the dry run and the file no longer passes: nothing written.

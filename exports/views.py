@@ -134,12 +134,12 @@ class ImportForm(forms.Form):
     )
 
 
-def _get_job(request: HttpRequest, job_id) -> ImportJob:
-    """An import is visible to the admin who uploaded it, in their organization, only."""
+def _get_job(request: HttpRequest, job_id, *, lock: bool = False) -> ImportJob:
+    """An import is visible to the admin who uploaded it, in their organization, only.
+    `lock`: read it FOR UPDATE (inside the caller's transaction)."""
+    jobs = ImportJob.objects.select_for_update() if lock else ImportJob.objects.all()
     try:
-        return ImportJob.objects.get(
-            pk=job_id, organization=request.organization, admin=request.user
-        )
+        return jobs.get(pk=job_id, organization=request.organization, admin=request.user)
     except (ImportJob.DoesNotExist, ValueError, ValidationError):
         raise Http404 from None
 
@@ -147,7 +147,7 @@ def _get_job(request: HttpRequest, job_id) -> ImportJob:
 @admin_required
 @require_http_methods(["GET", "POST"])
 def import_upload(request: HttpRequest) -> HttpResponse:
-    ImportJob.objects.filter(expires_at__lt=timezone.now()).delete()
+    ImportJob.objects.expired().delete()
     # Bodies over settings.MAX_REQUEST_BYTES never get here (RequestSizeLimitMiddleware: 413).
     form = ImportForm(request.POST or None, request.FILES or None)
     status = 200
@@ -288,9 +288,10 @@ def import_cancel(request: HttpRequest, job_id) -> HttpResponse:
 @require_POST
 def import_passwords(request: HttpRequest, job_id) -> HttpResponse:
     """The generated temporary passwords, once: the download deletes them."""
-    job = _get_job(request, job_id)
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().get(pk=job.pk)
+        # One read, under the row lock: a job purged by another admin's upload meanwhile is a
+        # 404 like any missing one (reading it twice, the second read found nothing: a 500).
+        job = _get_job(request, job_id, lock=True)
         passwords = job.generated_passwords
         if not passwords or job.expires_at < timezone.now():
             messages.error(

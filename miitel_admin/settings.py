@@ -180,7 +180,8 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "accounts.backends.client_ip"
 
 # --- Sessions -----------------------------------------------------------------------------------
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Database sessions that take only a key Django could have issued (accounts/session_store.py).
+SESSION_ENGINE = "accounts.session_store"
 # accounts.middleware.SessionTimeoutMiddleware ends a session after SESSION_IDLE_TIMEOUT_SECONDS
 # without a request (idle) and SESSION_ABSOLUTE_TIMEOUT_SECONDS after sign-in however active.
 # The activity stamp is written at most once a minute, not on every request.

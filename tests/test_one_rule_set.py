@@ -82,6 +82,7 @@ CASES = [
     Case("login_id_domain_numeric", "login-id-numeric-tld", {**NEW, "login_id": "x@example.123"}),
     Case("user_name_too_long", "name-31", {**NEW, "name": "あ" * 31}),
     Case("user_name_control", "name-tab", {**NEW, "name": "Tab\there"}),
+    Case("user_name_bidi", "name-bidi", {**NEW, "name": "Taro\u202eoraT"}),
     Case("extension_format", "extension-2-digits", {**NEW, "extension": "12"}),
     Case("time_zone_not_offered", "time-zone", {**NEW, "time_zone": "Europe/London"}),
     Case("role_invalid", "role", {**NEW, "role": "owner"}, without={"import": CSV_CODE}),

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from accounts.pagination import DEFAULT_PAGE_SIZE, PAGE_SIZES
+from accounts.validators import validate_no_surrogates
 from permissions import catalog
 
 from . import selectors
@@ -16,7 +17,11 @@ SEARCH_MAX_LENGTH = 254
 
 
 class UserFilterForm(forms.Form):
-    q = forms.CharField(label=gettext_lazy("Search"), required=False)
+    # Django's CharField refuses a NUL; a lone surrogate is refused too: an invalid value is
+    # dropped (value() below), never sent to the database.
+    q = forms.CharField(
+        label=gettext_lazy("Search"), required=False, validators=[validate_no_surrogates]
+    )
     role = forms.ChoiceField(
         label=gettext_lazy("Role"),
         required=False,

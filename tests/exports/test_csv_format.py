@@ -128,18 +128,35 @@ def test_restore_undoes_neutralise_for_every_text(value):
     assert not out.startswith(tuple(RISKY))
 
 
-@given(
-    st.lists(
-        st.lists(st.one_of(st.text(), formula_text), min_size=1, max_size=6).filter(
-            lambda row: any(cell.strip() for cell in row)
-        ),
-        min_size=1,
-        max_size=8,
+ROWS = st.lists(
+    st.lists(st.one_of(st.text(), formula_text), min_size=1, max_size=6).filter(
+        lambda row: any(cell.strip() for cell in row)
     ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@given(
+    ROWS.filter(lambda rows: not any("\x00" in cell for row in rows for cell in row)),
     st.sampled_from(["utf-8", "utf-8-sig"]),
 )
 def test_any_rows_written_and_read_back_are_the_same_rows(rows, encoding):
     assert read_back(written(rows, encoding), encoding) == rows
+
+
+@given(ROWS, st.sampled_from(["utf-8", "utf-8-sig"]))
+@example([["a@x.example.com", "\x00"]], "utf-8")
+@example([["\x00" * 40]], "utf-8")
+def test_rows_with_a_nul_are_refused_on_reading_never_read_back_changed(rows, encoding):
+    # No stored value holds a NUL (the validators refuse control characters), so an export
+    # never writes one; a file that has one is refused as a whole (a file of NULs as UTF-16).
+    data = written(rows, encoding)
+    if not any("\x00" in cell for row in rows for cell in row):
+        assert read_back(data, encoding) == rows
+        return
+    with pytest.raises(CsvFormatError, match=r"NUL|UTF-16"), translation.override("en"):
+        read_back(data, encoding)
 
 
 # --- writing: RFC 4180, CRLF ---------------------------------------------------------------
@@ -355,6 +372,66 @@ def test_malformed_csv_is_an_error_naming_the_line(text, line):
     with pytest.raises(CsvFormatError) as excinfo, translation.override("en"):
         list(read_rows(text))
     assert f"line {line}" in str(excinfo.value)
+
+
+# --- UTF-16 files and NUL characters ----------------------------------------------------------
+
+SMALL = "Login ID,User name\r\na1@x.example.com,A\r\n"
+UTF16_FILES = {
+    # `iconv -t UTF-16LE` (no BOM), and Excel's "Unicode text" (a BOM, little- or big-endian).
+    "le-no-bom": SMALL.encode("utf-16-le"),
+    "be-no-bom": SMALL.encode("utf-16-be"),
+    "le-bom": codecs.BOM_UTF16_LE + SMALL.encode("utf-16-le"),
+    "be-bom": codecs.BOM_UTF16_BE + SMALL.encode("utf-16-be"),
+    "le-bom-japanese": codecs.BOM_UTF16_LE + "ログイン ID,ユーザー名\r\n".encode("utf-16-le"),
+    "bom-only": codecs.BOM_UTF16_LE,
+}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "shift_jis"])
+@pytest.mark.parametrize("data", UTF16_FILES.values(), ids=UTF16_FILES.keys())
+def test_a_utf16_file_is_refused_saying_how_to_save_it(data, encoding):
+    with pytest.raises(CsvFormatError) as excinfo, translation.override("en"):
+        decode_file(data, encoding)
+    message = str(excinfo.value)
+    assert "UTF-16" in message
+    assert "CSV UTF-8" in message and "Shift_JIS" in message
+    assert "\x00" not in message
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "shift_jis"])
+def test_a_single_nul_is_not_taken_for_utf16(encoding):
+    # Half the byte pairs of a UTF-16 file hold a NUL; one stray NUL is read_rows' business.
+    data = b"Login ID,User name\r\na1@x.example.com,A\x00\r\n"
+    assert decode_file(data, encoding) == data.decode()
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        ("Login ID,User\x00 name\r\na@x.example.com,A\r\n", 1, 2),
+        ("Login ID,User name\r\na@x.example.com\x00,A\r\n", 2, 1),
+        ("Login ID,User name,Time zone\r\na@x.example.com,A,Asia/Tok\x00yo\r\n", 2, 3),
+        ('Login ID,User name\r\na@x.example.com,"A\r\nB"\r\nb@x.example.com,\x00\r\n', 4, 2),
+        ("Login ID,User name\r\n\x00\r\n", 2, 1),
+        ('Login ID,User name\r\n"a@x\r\n.example.com","B\r\nC\x00"\r\n', 4, 2),
+    ],
+    ids=[
+        "header-cell",
+        "login-id",
+        "time-zone",
+        "after-a-multi-line-cell",
+        "alone-on-a-line",
+        "inside-a-multi-line-record",
+    ],
+)
+def test_a_nul_in_any_cell_is_refused_naming_its_line_and_column(text, line, column):
+    with pytest.raises(CsvFormatError) as excinfo, translation.override("en"):
+        list(read_rows(text))
+    message = str(excinfo.value)
+    assert f"Line {line}, column {column}" in message
+    assert "NUL" in message
+    assert "\x00" not in message
 
 
 # --- columns and headers -------------------------------------------------------------------

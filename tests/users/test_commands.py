@@ -1000,3 +1000,23 @@ def test_create_user_for_an_unknown_organization_exits_1_without_a_traceback(mig
     assert "organization" in lines[0]
     assert "nope" in lines[0]
     assert "Temporary password" not in result.stdout
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("list_users", "--organization", "acme", "--search", "ab\udcff"),
+        ("update_user", "--organization", "acme", "--login-id", "x\udcffy@acme.example.com"),
+        ("deactivate_user", "--organization", "ac\udcffme", "--login-id", "a@acme.example.com"),
+        ("set_contract", "ac\udcffme", "--user-limit", "3"),
+    ],
+    ids=["search", "login-id", "organization", "slug"],
+)
+def test_an_argument_that_is_not_utf8_is_refused_naming_the_option(acme, args):
+    """A terminal in another encoding hands Python undecodable bytes as lone surrogates."""
+    before = snapshot()
+    lines = run_error(*args)
+    assert len(lines) == 1
+    assert "not valid text" in lines[0]
+    assert snapshot() == before

@@ -10,7 +10,9 @@ from django.urls import reverse
 
 from accounts import pagination
 from accounts.models import User
-from tests.factories import UserFactory
+from permissions import catalog
+from tests.factories import GrantFactory, UserFactory
+from users import selectors
 
 LIST_URL = reverse("users:list")
 
@@ -139,3 +141,84 @@ def test_a_cursor_page_says_plus_only_when_the_total_is_capped(admin_client_a, c
     first = admin_client_a.get(LIST_URL, query)
     second = admin_client_a.get(LIST_URL, _link(first, "next"))
     assert _result_count(second) == "10 名以上のうち、続きの 16 名を表示"
+
+
+# --- Cursors are bound to the sort and direction they were made for ----------------------------
+
+CONTEXTS = [(sort, direction) for sort in selectors.SORTS for direction in ("asc", "desc")]
+KEYSET_CONTEXTS = [(s, d) for s, d in CONTEXTS if s in selectors.KEYSET_SORTS]
+
+
+@pytest.fixture
+def graded_crowd(crowd, org_a):
+    """The crowd with a few services each, so that every keyset sort has several distinct
+    values (a role cursor read as a service count was a 500)."""
+    for i, user in enumerate(crowd):
+        for code in [catalog.PHONE, catalog.MONITORING, catalog.CALL_HISTORY][: i % 4]:
+            GrantFactory(user=user, service=code)
+    return crowd
+
+
+def test_a_role_cursor_reused_under_the_services_sort_is_not_a_500(admin_client_a, graded_crowd):
+    # The issue's reproduction: the role cursor's values were compared with service counts.
+    admin_client_a.raise_request_exception = False
+    first = admin_client_a.get(LIST_URL, {"sort": "role", "per_page": 25})
+    after = _link(first, "next")["after"]
+
+    response = admin_client_a.get(LIST_URL, {"sort": "services", "after": after, "per_page": 25})
+
+    assert response.status_code == 200
+    assert response.context["page"].number == 1
+
+
+@pytest.mark.parametrize(
+    ("sort", "direction"), KEYSET_CONTEXTS, ids=[f"{s}-{d}" for s, d in KEYSET_CONTEXTS]
+)
+def test_a_cursor_from_another_sort_or_direction_is_ignored(
+    admin_client_a, graded_crowd, sort, direction
+):
+    params = {"sort": sort, "dir": direction, "per_page": 25}
+    first = admin_client_a.get(LIST_URL, params)
+    after = _link(first, "next")["after"]
+    second = admin_client_a.get(LIST_URL, {**params, "after": after})
+    before = _link(second, "prev")["before"]
+    # In its own context each cursor pages, as before.
+    assert second.context["page"].number is None
+    assert _ids(admin_client_a.get(LIST_URL, {**params, "before": before})) == _ids(first)
+
+    for other_sort, other_direction in CONTEXTS:
+        if (other_sort, other_direction) == (sort, direction):
+            continue
+        other = {"sort": other_sort, "dir": other_direction, "per_page": 25}
+        page_one = _ids(admin_client_a.get(LIST_URL, other))
+        for key, cursor in (("after", after), ("before", before)):
+            response = admin_client_a.get(LIST_URL, {**other, key: cursor})
+            where = f"{key} cursor of {sort} {direction} under {other_sort} {other_direction}"
+            assert response.status_code == 200, where
+            assert response.context["page"].number == 1, where
+            assert _ids(response) == page_one, where
+
+
+def test_decode_cursor_refuses_a_cursor_made_for_other_columns_or_direction():
+    token = pagination.encode_cursor(["member", "Abe", 7], columns=("role", "name", "id"))
+
+    assert pagination.decode_cursor(token, columns=("role", "name", "id")) == ["member", "Abe", 7]
+    assert pagination.decode_cursor(token, columns=("service_count", "name", "id")) is None
+    assert pagination.decode_cursor(token, columns=("extension", "name", "id")) is None
+    assert pagination.decode_cursor(token, columns=("role", "name", "id"), descending=True) is None
+    assert pagination.decode_cursor(token, columns=("name", "id")) is None
+
+
+def test_the_export_takes_no_cursor_a_list_cursor_changes_nothing(admin_client_a, graded_crowd):
+    first = admin_client_a.get(LIST_URL, {"sort": "role", "per_page": 25})
+    after = _link(first, "next")["after"]
+    url = reverse("exports:export")
+
+    plain = admin_client_a.post(url, {"sort": "services", "encoding": "utf-8"})
+    with_cursor = admin_client_a.post(
+        url, {"sort": "services", "encoding": "utf-8", "after": after, "before": after}
+    )
+
+    assert admin_client_a.get(url, {"sort": "services", "after": after}).status_code == 200
+    assert plain.status_code == with_cursor.status_code == 200
+    assert b"".join(with_cursor.streaming_content) == b"".join(plain.streaming_content)

@@ -23,6 +23,13 @@ class OperatorCommand(BaseCommand):
     requires_system_checks = []
 
     def execute(self, *args, **options):
+        # Bytes a terminal sent that are not UTF-8 arrive as lone surrogates: refused here,
+        # naming the option, before anything reads them (they cannot be stored or looked up).
+        for name, value in options.items():
+            if isinstance(value, str) and any("\ud800" <= ch <= "\udfff" for ch in value):
+                raise CommandError(
+                    f"{name.replace('_', '-')}: not valid text (bytes that are not UTF-8)."
+                )
         with translation.override("en"):
             return super().execute(*args, **options)
 
