@@ -43,7 +43,7 @@ class TOTPCodeField(forms.CharField):
 
     def clean(self, value):
         value = totp.normalize_code(super().clean(value) or "")
-        if len(value) != totp.DIGITS or not value.isdigit():
+        if len(value) != totp.DIGITS or not (value.isascii() and value.isdigit()):
             raise forms.ValidationError(
                 _("The code is the 6 digits your authenticator app shows."), code="format"
             )

@@ -42,7 +42,7 @@ def normalize_code(value: str) -> str:
 def matching_step(*, secret: str, code: str, at: float | None = None) -> int | None:
     """The time step whose code is `code` (current step first, then its neighbours), or None."""
     code = normalize_code(code)
-    if len(code) != DIGITS or not code.isdigit():
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret, digits=DIGITS)
     current = totp.timecode(int(time.time() if at is None else at))
