@@ -24,6 +24,7 @@ from analytics.selectors import deletion_impact
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record, client_ip
 from mfa import flow as mfa_flow
+from mfa import selectors as mfa_selectors
 from permissions.services import grants_of
 
 from . import selectors, services
@@ -338,6 +339,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             "creating": False,
             "is_self": is_self,
             "back_url": _back_to_list(request),
+            "mfa": mfa_selectors.factors_of(user=target),
         },
     )
 
