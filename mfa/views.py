@@ -36,6 +36,11 @@ SETUP_KEY = "_mfa_totp_setup"
 CHALLENGE_KEY = "_mfa_webauthn"
 
 
+def _posted(request: HttpRequest):
+    """The form data of a POST (even an empty one, which must still be validated), else None."""
+    return request.POST if request.method == "POST" else None
+
+
 def _pending_actor(request: HttpRequest, user: User) -> Actor:
     """The user acting on their own behalf before their session is signed in."""
     return Actor(user=user, label=user.login_id, ip_address=client_ip(request))
@@ -151,7 +156,7 @@ def verify(request: HttpRequest) -> HttpResponse:
     user = _pending_or_redirect(request, flow.Step.VERIFY)
     if isinstance(user, HttpResponse):
         return user
-    form = VerifyCodeForm(request.POST or None)
+    form = VerifyCodeForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         result = services.totp_verify(user=user, code=form.cleaned_data["code"])
         if result.ok:
@@ -198,7 +203,7 @@ def verify_recovery(request: HttpRequest) -> HttpResponse:
     user = _pending_or_redirect(request, flow.Step.VERIFY)
     if isinstance(user, HttpResponse):
         return user
-    form = RecoveryCodeForm(request.POST or None)
+    form = RecoveryCodeForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         result = services.recovery_code_use(user=user, code=form.cleaned_data["code"])
         if result.ok:
@@ -246,7 +251,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
     user = _pending_or_redirect(request, flow.Step.ENROL)
     if isinstance(user, HttpResponse):
         return user
-    form = TOTPSetupForm(request.POST or None, recheck_password=False)
+    form = TOTPSetupForm(_posted(request), recheck_password=False)
     if request.method == "POST" and form.is_valid():
         try:
             enrolled = services.totp_device_add(
@@ -324,7 +329,7 @@ def _added(request: HttpRequest, enrolled: services.Enrolled) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def totp_add(request: HttpRequest) -> HttpResponse:
     user = request.user
-    form = TOTPSetupForm(request.POST or None, recheck_password=True)
+    form = TOTPSetupForm(_posted(request), recheck_password=True)
     if request.method == "POST" and form.is_valid():
         error = flow.password_recheck(request, user=user, password=form.cleaned_data["password"])
         if error:
@@ -354,7 +359,7 @@ def totp_add(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def passkey_add(request: HttpRequest) -> HttpResponse:
     user = request.user
-    form = PasskeyAddForm(request.POST or None, recheck_password=True)
+    form = PasskeyAddForm(_posted(request), recheck_password=True)
     if request.method == "POST":
         challenge = _take_challenge(request, user=user, purpose="register")
         if form.is_valid():
@@ -404,7 +409,7 @@ def _own_factor_or_404(
 
 def _factor_remove(request: HttpRequest, kind: str, factor_id) -> HttpResponse:
     factor = _own_factor_or_404(request, kind, factor_id)
-    form = PasswordConfirmForm(request.POST or None)
+    form = PasswordConfirmForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         error = flow.password_recheck(
             request, user=request.user, password=form.cleaned_data["password"]
@@ -447,7 +452,7 @@ def passkey_remove(request: HttpRequest, factor_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def recovery_regenerate(request: HttpRequest) -> HttpResponse:
-    form = PasswordConfirmForm(request.POST or None)
+    form = PasswordConfirmForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         error = flow.password_recheck(
             request, user=request.user, password=form.cleaned_data["password"]
@@ -526,7 +531,7 @@ def policy(request: HttpRequest) -> HttpResponse:
     organization = request.organization
     current = selectors.policy_of(organization=organization)
     form = PolicyForm(
-        request.POST or None, initial={"admins_must_use_mfa": current.admins_must_use_mfa}
+        _posted(request), initial={"admins_must_use_mfa": current.admins_must_use_mfa}
     )
     if request.method == "POST" and form.is_valid():
         try:

@@ -21,6 +21,7 @@ from accounts.validators import normalize_login_id, password_rule_errors
 from analytics.services import purge_user_activity
 from audit.models import AuditEvent
 from audit.services import Actor, audit_event, audit_record, diff
+from mfa import services as mfa_services
 from permissions import catalog
 from permissions.contracts import contract_lock, validate_contract_terms
 from permissions.models import SeatCount, ServiceGrant
@@ -477,9 +478,9 @@ def user_delete(*, actor: Actor, user: User) -> dict[str, int]:
     The row stays as a tombstone keeping only the display name, so call records, meetings,
     participants, themes and bookmarks keep pointing at it unchanged and read "<name> (Deleted)":
     no history row is updated, however many there are. Purged for good: By-user rows, funnel
-    team memberships, service grants, sessions, the login ID (free again at once), the password
-    and the other personal fields. Guards: not yourself; not the organization's last active
-    admin. Returns what was removed."""
+    team memberships, service grants, sessions, 2-step verification methods and recovery codes,
+    the login ID (free again at once), the password and the other personal fields. Guards: not
+    yourself; not the organization's last active admin. Returns what was removed."""
     with transaction.atomic():
         contract = contract_lock(user.organization)
         user = User.objects.select_for_update().get(pk=user.pk)
@@ -493,6 +494,7 @@ def user_delete(*, actor: Actor, user: User) -> dict[str, int]:
         removed = purge_user_activity(user=user)
         removed["grants"] = ServiceGrant.objects.filter(user=user).delete()[0]
         removed["sessions"] = user_sessions_end(user=user)
+        mfa_services.factors_erase(user=user)
 
         user.deleted_at = timezone.now()
         user.login_id = ""

@@ -61,7 +61,9 @@ def passkey_options(response) -> str:
 
 
 def secret_on_page(response) -> str:
-    match = re.search(r'<code class="secret" id="totp-secret">([A-Z2-7 ]+)</code>', response.content.decode())
+    match = re.search(
+        r'<code class="secret" id="totp-secret">([A-Z2-7 ]+)</code>', response.content.decode()
+    )
     assert match, "the page shows no secret"
     return match.group(1).replace(" ", "")
 

@@ -68,7 +68,9 @@ def test_adding_an_app_needs_the_password_and_the_current_code(admin_client_a, a
     assert not TOTPDevice.objects.exists()
 
     added = post(
-        admin_client_a, "mfa:totp_add", {"name": "Phone", "code": code(secret), "password": PASSWORD}
+        admin_client_a,
+        "mfa:totp_add",
+        {"name": "Phone", "code": code(secret), "password": PASSWORD},
     )
 
     assert added.status_code == 200 and len(shown_codes(added)) == 10  # the first method
@@ -85,7 +87,9 @@ def test_a_second_app_shows_no_new_codes_and_goes_back_to_the_page(admin_client_
     secret = secret_on_page(admin_client_a.get(reverse("mfa:totp_add")))
 
     response = post(
-        admin_client_a, "mfa:totp_add", {"name": "Tablet", "code": code(secret), "password": PASSWORD}
+        admin_client_a,
+        "mfa:totp_add",
+        {"name": "Tablet", "code": code(secret), "password": PASSWORD},
     )
 
     assert response["Location"] == reverse("mfa:security")

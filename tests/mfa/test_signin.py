@@ -101,7 +101,11 @@ def test_the_right_code_signs_in_rotates_the_session_and_is_audited(client, totp
     session = stored_session(client)
     assert flow.PENDING_KEY not in session and session[flow.METHOD_KEY] == "totp"
     event = AuditEvent.objects.get(action=AuditEvent.Action.LOGIN)
-    assert (event.target, event.detail, event.ip_address) == (totp_admin, "2-step: totp", "10.0.0.1")
+    assert (event.target, event.detail, event.ip_address) == (
+        totp_admin,
+        "2-step: totp",
+        "10.0.0.1",
+    )
     assert client.get(reverse("users:list")).status_code == 200
     totp_admin.refresh_from_db()
     assert totp_admin.last_login is not None
@@ -407,7 +411,9 @@ def test_enrolling_an_app_signs_in_and_shows_the_recovery_codes_once(client, adm
 
     assert response.status_code == 200
     assert signed_in_id(client) == str(admin_a.pk) and session_key(client) != pending_key
-    shown = re.findall(r"<li><code>([0-9a-z]{5}-[0-9a-z]{5})</code></li>", response.content.decode())
+    shown = re.findall(
+        r"<li><code>([0-9a-z]{5}-[0-9a-z]{5})</code></li>", response.content.decode()
+    )
     assert len(shown) == 10
     assert RecoveryCode.objects.filter(user=admin_a).count() == 10
     assert TOTPDevice.objects.get(user=admin_a).name == "My phone"
@@ -435,7 +441,9 @@ def test_enrolling_a_passkey_signs_in(client, admin_a, policy_a):
     options = passkey_options(client.get(reverse("mfa:enrol")))
     key = SoftKey(origin="http://testserver", rp_id="testserver")
 
-    response = post(client, "mfa:enrol_passkey", {"name": "Laptop", "credential": key.create(options)})
+    response = post(
+        client, "mfa:enrol_passkey", {"name": "Laptop", "credential": key.create(options)}
+    )
 
     assert response.status_code == 200 and signed_in_id(client) == str(admin_a.pk)
     assert WebAuthnCredential.objects.get(user=admin_a).name == "Laptop"
