@@ -101,9 +101,11 @@ def test_the_secret_is_stored_encrypted_and_only_the_secret_key_reads_it(admin_a
 
     assert device.plain_secret not in stored
     assert crypto.decrypt_secret(stored) == (device.plain_secret, True)
-    with override_settings(SECRET_KEY="another-secret-key-" + "z" * 40, SECRET_KEY_FALLBACKS=[]):
-        with pytest.raises(crypto.SecretUnreadable):
-            crypto.decrypt_secret(stored)
+    other_key = override_settings(
+        SECRET_KEY="another-secret-key-" + "z" * 40, SECRET_KEY_FALLBACKS=[]
+    )
+    with other_key, pytest.raises(crypto.SecretUnreadable):
+        crypto.decrypt_secret(stored)
 
 
 def test_after_a_secret_key_rotation_codes_still_verify_and_the_secret_is_re_encrypted(
