@@ -8,6 +8,8 @@ COUNT = 10
 # Crockford's base32 alphabet: no I, L, O or U, so a code copied by hand reads back the same.
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 LENGTH = 10  # 50 random bits
+# Fewer unused codes than this: the user is told to create new ones.
+LOW = 4
 _READ_AS = str.maketrans({"o": "0", "i": "1", "l": "1"})
 
 

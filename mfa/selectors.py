@@ -6,6 +6,7 @@ from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, 
 
 from accounts.models import Organization, User
 
+from . import recovery
 from .models import OrganizationPolicy, RecoveryCode, TOTPDevice, WebAuthnCredential
 
 
@@ -72,6 +73,10 @@ class Factors:
     @property
     def enabled(self) -> bool:
         return self.count > 0
+
+    @property
+    def recovery_low(self) -> bool:
+        return self.recovery_left < recovery.LOW
 
 
 def factors_of(*, user: User) -> Factors:

@@ -18,7 +18,7 @@ from accounts.models import User
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record, client_ip
 
-from . import crypto, flow, passkeys, selectors, services, totp
+from . import crypto, flow, passkeys, recovery, selectors, services, totp
 from .forms import (
     PasskeyAddForm,
     PasskeyVerifyForm,
@@ -215,17 +215,16 @@ def verify_recovery(request: HttpRequest) -> HttpResponse:
             )
             next_url = flow.complete_sign_in(request, user=user, method="recovery_code")
             left = selectors.recovery_codes_left(user=user)
-            messages.warning(
-                request,
-                ngettext(
-                    "You signed in with a recovery code; it cannot be used again. %(count)d "
-                    "code is left: create new ones on your security page.",
-                    "You signed in with a recovery code; it cannot be used again. %(count)d "
-                    "codes are left.",
-                    left,
-                )
-                % {"count": left},
-            )
+            text = ngettext(
+                "You signed in with a recovery code; it cannot be used again. %(count)d code "
+                "is left.",
+                "You signed in with a recovery code; it cannot be used again. %(count)d codes "
+                "are left.",
+                left,
+            ) % {"count": left}
+            if left < recovery.LOW:
+                text += " " + _("Create new recovery codes on your security page.")
+            messages.warning(request, text)
             return redirect(next_url)
         form.add_error("code", _("That recovery code is not right, or it has already been used."))
         flow.second_factor_failed(request, user=user, detail=result.detail)
