@@ -13,10 +13,15 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, AdminFactory, UserFactory
 from tests.mfa.factories import PasskeyFactory, TOTPDeviceFactory
 
 IP = "10.0.0.1"
+
+
+def browser() -> Client:
+    """A browser of its own (cookies), reading English."""
+    return Client(HTTP_ACCEPT_LANGUAGE="en")
 
 
 def sign_in(client: Client, login_id: str, password: str = PASSWORD, *, ip: str = IP, **data):
@@ -82,3 +87,31 @@ def passkey_admin(admin_a):
     # The test client's origin; the relying party ID is the request's host name.
     admin_a.passkey.softkey.origin = "http://testserver"
     return admin_a
+
+
+# The three users of every view test, reading English (assertions quote the English text; the
+# Japanese pages are checked by the translation and browser tests).
+@pytest.fixture
+def admin_a(org_a):
+    return AdminFactory(
+        organization=org_a, login_id="admin@a.example.com", name="Admin A", locale="en"
+    )
+
+
+@pytest.fixture
+def member_a(org_a):
+    return UserFactory(
+        organization=org_a, login_id="member@a.example.com", name="Member A", locale="en"
+    )
+
+
+@pytest.fixture
+def admin_b(org_b):
+    return AdminFactory(
+        organization=org_b, login_id="admin@b.example.com", name="Admin B", locale="en"
+    )
+
+
+@pytest.fixture
+def client():
+    return browser()

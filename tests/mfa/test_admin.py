@@ -10,7 +10,6 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -18,7 +17,7 @@ from audit.models import AuditEvent
 from audit.services import Actor
 from mfa.models import OrganizationPolicy, RecoveryCode, TOTPDevice, WebAuthnCredential
 from tests.factories import AdminFactory, UserFactory
-from tests.mfa.conftest import code, post, sign_in, signed_in_id
+from tests.mfa.conftest import browser, code, post, sign_in, signed_in_id
 from tests.mfa.factories import (
     PasskeyFactory,
     TOTPDeviceFactory,
@@ -37,7 +36,7 @@ def target(org_a):
     user.device = TOTPDeviceFactory(user=user)
     PasskeyFactory(user=user)
     recovery_codes_for(user)
-    user.browser = Client()
+    user.browser = browser()
     sign_in(user.browser, user.login_id)
     post(user.browser, "mfa:verify", {"code": code(user.device)})
     assert signed_in_id(user.browser) == str(user.pk)
@@ -81,7 +80,7 @@ def test_an_admin_resets_another_users_mfa_and_signs_them_out(admin_client_a, ad
     )
     assert event.detail == "totp=1, passkeys=1, recovery_codes=10, sessions=1"
     # The next sign-in is by password alone (the organization does not require MFA).
-    client = Client()
+    client = browser()
     assert sign_in(client, target.login_id)["Location"] == reverse("home")
 
 
@@ -92,7 +91,7 @@ def test_after_a_reset_an_admin_where_mfa_is_required_enrols_again(admin_client_
 
     admin_client_a.post(reverse("mfa:reset", args=[other.pk]))
 
-    assert sign_in(Client(), other.login_id)["Location"] == reverse("mfa:enrol")
+    assert sign_in(browser(), other.login_id)["Location"] == reverse("mfa:enrol")
 
 
 def test_an_admin_cannot_reset_their_own_mfa_here(admin_client_a, admin_a):
@@ -140,11 +139,14 @@ def test_requiring_mfa_signs_out_the_admins_without_it_and_is_audited(
 ):
     TOTPDeviceFactory(user=admin_a)
     lax = AdminFactory(organization=org_a, login_id="lax@a.example.com", name="Lax Admin")
-    lax_browser, member_browser = Client(), Client()
+    lax_browser, member_browser = (
+        browser(),
+        browser(),
+    )
     lax_browser.force_login(lax)
     member_browser.force_login(member_a)
     other_org_admin = AdminFactory(organization=org_b, login_id="free@b.example.com")
-    other_browser = Client()
+    other_browser = browser()
     other_browser.force_login(other_org_admin)
     page = admin_client_a.get(reverse("mfa:policy"))
     assert "1 admin without 2-step verification" in page.content.decode()
@@ -164,12 +166,12 @@ def test_requiring_mfa_signs_out_the_admins_without_it_and_is_audited(
         org_a,
         "signed out: lax@a.example.com",
     )
-    assert sign_in(Client(), lax.login_id)["Location"] == reverse("mfa:enrol")
+    assert sign_in(browser(), lax.login_id)["Location"] == reverse("mfa:enrol")
 
     post(admin_client_a, "mfa:policy", {})
     assert OrganizationPolicy.objects.get(organization=org_a).admins_must_use_mfa is False
     assert AuditEvent.objects.filter(action=AuditEvent.Action.MFA_REQUIRED_OFF).count() == 1
-    assert sign_in(Client(), lax.login_id)["Location"] == reverse("home")
+    assert sign_in(browser(), lax.login_id)["Location"] == reverse("home")
 
 
 def test_saving_the_same_policy_again_records_nothing(admin_client_a):
@@ -279,7 +281,7 @@ def test_reset_mfa_command_for_an_admin_locked_out_of_their_only_device(org_a):
     assert "1 authenticator app(s), 0 passkey(s), 10 recovery code(s)" in out
     assert methods_of(admin) == (0, 0, 0)
     assert AuditEvent.objects.get(action="mfa_reset").actor_label.startswith("operator:reset_mfa")
-    assert sign_in(Client(), admin.login_id)["Location"] == reverse("mfa:enrol")
+    assert sign_in(browser(), admin.login_id)["Location"] == reverse("mfa:enrol")
 
     out, _ = run("reset_mfa", "--organization", "org-a", "--login-id", admin.login_id, "--json")
     assert json.loads(out) == {

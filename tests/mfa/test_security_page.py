@@ -7,7 +7,6 @@ import re
 
 import pytest
 import time_machine
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,7 +14,7 @@ from audit.models import AuditEvent
 from mfa import services
 from mfa.models import RecoveryCode, TOTPDevice, WebAuthnCredential
 from tests.factories import PASSWORD
-from tests.mfa.conftest import code, passkey_options, post, secret_on_page
+from tests.mfa.conftest import browser, code, passkey_options, post, secret_on_page
 from tests.mfa.factories import (
     PasskeyFactory,
     TOTPDeviceFactory,
@@ -192,7 +191,7 @@ def test_removing_the_last_method_turns_mfa_off_and_drops_the_codes(admin_client
 
 
 def sign_in_goes_home(user) -> bool:
-    client = Client()
+    client = browser()
     response = client.post(reverse("login"), {"username": user.login_id, "password": PASSWORD})
     return response["Location"] == reverse("home")
 

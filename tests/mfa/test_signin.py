@@ -11,7 +11,6 @@ import re
 import pytest
 import time_machine
 from axes.models import AccessAttempt
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,6 +20,7 @@ from mfa import flow
 from mfa.models import RecoveryCode, TOTPDevice, WebAuthnCredential
 from tests.factories import AdminFactory
 from tests.mfa.conftest import (
+    browser,
     code,
     passkey_options,
     post,
@@ -137,7 +137,7 @@ def test_a_wrong_code_is_refused_audited_and_counted(client, totp_admin):
 
 
 def test_a_code_used_once_cannot_sign_in_again(totp_admin):
-    first, second = Client(), Client()
+    first, second = browser(), browser()
     sign_in(first, totp_admin.login_id)
     sign_in(second, totp_admin.login_id)
     now = code(totp_admin.device)
@@ -182,7 +182,7 @@ def test_five_wrong_codes_lock_the_login_id_and_end_the_pending_sign_in(client, 
         assert post(client, "mfa:verify", {"code": code(totp_admin.device)})["Location"] == (
             reverse("login")
         )
-        again = sign_in(Client(), totp_admin.login_id)
+        again = sign_in(browser(), totp_admin.login_id)
         assert again.status_code == 429
         assert AuditEvent.objects.filter(action=AuditEvent.Action.MFA_FAILED).count() == 5
 
@@ -190,8 +190,8 @@ def test_five_wrong_codes_lock_the_login_id_and_end_the_pending_sign_in(client, 
 def test_wrong_passwords_and_wrong_codes_share_one_count(totp_admin):
     with time_machine.travel(timezone.now(), tick=False):
         for _ in range(3):
-            sign_in(Client(), totp_admin.login_id, WRONG_PASSWORD)
-        client = Client()
+            sign_in(browser(), totp_admin.login_id, WRONG_PASSWORD)
+        client = browser()
         assert sign_in(client, totp_admin.login_id)["Location"] == reverse("mfa:verify")
         assert post(client, "mfa:verify", {"code": "000000"}).status_code == 200
         assert failures(totp_admin.login_id) == 4
@@ -205,12 +205,12 @@ def test_a_right_password_does_not_reset_the_count_of_wrong_codes(totp_admin):
     """Otherwise whoever knows the password could guess codes for ever, four at a time."""
     with time_machine.travel(timezone.now(), tick=False):
         for _ in range(2):
-            client = Client()
+            client = browser()
             sign_in(client, totp_admin.login_id)
             post(client, "mfa:verify", {"code": "000000"})
             post(client, "mfa:verify", {"code": "000001"})
         assert failures(totp_admin.login_id) == 4
-        client = Client()
+        client = browser()
         assert sign_in(client, totp_admin.login_id).status_code == 302
         assert post(client, "mfa:verify", {"code": "000002"}).status_code == 429
 
@@ -227,7 +227,7 @@ def test_a_locked_login_id_cannot_open_the_code_page(client, totp_admin):
     with time_machine.travel(timezone.now(), tick=False):
         sign_in(client, totp_admin.login_id)
         for _ in range(5):
-            sign_in(Client(), totp_admin.login_id, WRONG_PASSWORD)
+            sign_in(browser(), totp_admin.login_id, WRONG_PASSWORD)
 
         page = client.get(reverse("mfa:verify"))
 
@@ -284,7 +284,7 @@ def test_the_sign_in_page_and_sign_out_stay_reachable_mid_sign_in(client, totp_a
 
 def test_a_recovery_code_signs_in_once(totp_admin):
     codes = recovery_codes_for(totp_admin)
-    client = Client()
+    client = browser()
     sign_in(client, totp_admin.login_id)
 
     response = post(client, "mfa:verify_recovery", {"code": codes[0]})
@@ -295,7 +295,7 @@ def test_a_recovery_code_signs_in_once(totp_admin):
     follow = client.get(response["Location"], follow=True)
     assert "9 codes are left" in follow.content.decode()
 
-    again = Client()
+    again = browser()
     sign_in(again, totp_admin.login_id)
     refused = post(again, "mfa:verify_recovery", {"code": codes[0]})
     assert refused.status_code == 200 and signed_in_id(again) is None
@@ -318,7 +318,7 @@ def test_wrong_recovery_codes_count_toward_the_lockout(client, totp_admin):
 
 
 def test_a_passkey_signs_in(passkey_admin):
-    client = Client()
+    client = browser()
     sign_in(client, passkey_admin.login_id)
     page = client.get(reverse("mfa:verify"))
     assert "Use your passkey" in page.content.decode()
@@ -333,7 +333,7 @@ def test_a_passkey_signs_in(passkey_admin):
 
 
 def test_a_passkey_answer_is_good_for_one_challenge_only(passkey_admin):
-    client = Client()
+    client = browser()
     sign_in(client, passkey_admin.login_id)
     answer = passkey_admin.passkey.softkey.get(passkey_options(client.get(reverse("mfa:verify"))))
     client.get(reverse("mfa:verify"))  # a new page, a new challenge
@@ -347,7 +347,7 @@ def test_a_passkey_answer_is_good_for_one_challenge_only(passkey_admin):
 
 
 def test_a_passkey_answer_from_another_origin_is_refused_and_counted(passkey_admin):
-    client = Client()
+    client = browser()
     sign_in(client, passkey_admin.login_id)
     options = passkey_options(client.get(reverse("mfa:verify")))
     answer = passkey_admin.passkey.softkey.get(options, origin="https://phish.example")
@@ -360,7 +360,7 @@ def test_a_passkey_answer_from_another_origin_is_refused_and_counted(passkey_adm
 
 
 def test_a_post_without_a_passkey_answer_explains_and_is_not_a_guess(passkey_admin):
-    client = Client()
+    client = browser()
     sign_in(client, passkey_admin.login_id)
     response = post(client, "mfa:verify_passkey", {})
     assert "Passkeys need JavaScript" in response.content.decode()
