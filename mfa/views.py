@@ -33,6 +33,8 @@ from .models import TOTPDevice, WebAuthnCredential
 # Session keys: the secret of an authenticator app being set up (encrypted) and the challenge of
 # a WebAuthn ceremony in progress. Each belongs to one user and one purpose.
 SETUP_KEY = "_mfa_totp_setup"
+# The passkey form's field IDs: the enrolment page shows it beside the app's form.
+PASSKEY_IDS = "passkey_%s"
 CHALLENGE_KEY = "_mfa_webauthn"
 
 
@@ -237,7 +239,7 @@ def verify_recovery(request: HttpRequest) -> HttpResponse:
 def _enrol_page(request: HttpRequest, user: User, form, *, passkey_form=None) -> HttpResponse:
     context = {
         "form": form,
-        "passkey_form": passkey_form or PasskeyAddForm(recheck_password=False),
+        "passkey_form": passkey_form or PasskeyAddForm(recheck_password=False, auto_id=PASSKEY_IDS),
         "enrolling": True,
         **_totp_setup_context(request, user),
         **_registration_context(request, user),
@@ -274,7 +276,7 @@ def enrol_passkey(request: HttpRequest) -> HttpResponse:
     user = _pending_or_redirect(request, flow.Step.ENROL)
     if isinstance(user, HttpResponse):
         return user
-    form = PasskeyAddForm(request.POST, recheck_password=False)
+    form = PasskeyAddForm(request.POST, recheck_password=False, auto_id=PASSKEY_IDS)
     challenge = _take_challenge(request, user=user, purpose="register")
     if form.is_valid():
         try:
@@ -358,7 +360,7 @@ def totp_add(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def passkey_add(request: HttpRequest) -> HttpResponse:
     user = request.user
-    form = PasskeyAddForm(_posted(request), recheck_password=True)
+    form = PasskeyAddForm(_posted(request), recheck_password=True, auto_id=PASSKEY_IDS)
     if request.method == "POST":
         challenge = _take_challenge(request, user=user, purpose="register")
         if form.is_valid():
