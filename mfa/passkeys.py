@@ -6,6 +6,7 @@ The relying party ID and the accepted origins come from WEBAUTHN_RP_ID / WEBAUTH
 (README, Configuration). Left empty, they are the request's own host name and origin, which
 ALLOWED_HOSTS has already vetted: right for `make run` and one-host deployments."""
 
+import ipaddress
 import json
 from dataclasses import dataclass
 
@@ -50,6 +51,16 @@ class PasskeyRefused(Exception):
 class RelyingParty:
     id: str
     origins: list[str]
+
+    @property
+    def usable(self) -> bool:
+        """Browsers accept only a domain as RP ID: the site opened by an IP address (make run's
+        http://127.0.0.1:8000) cannot use passkeys; localhost can."""
+        try:
+            ipaddress.ip_address(self.id.strip("[]"))
+        except ValueError:
+            return bool(self.id)
+        return False
 
 
 def relying_party(request: HttpRequest) -> RelyingParty:

@@ -88,13 +88,14 @@ def _take_challenge(request: HttpRequest, *, user: User, purpose: str) -> bytes 
 
 
 def _registration_context(request: HttpRequest, user: User) -> dict:
+    rp = passkeys.relying_party(request)
     options, challenge = passkeys.registration_options(
         user=user,
-        rp=passkeys.relying_party(request),
+        rp=rp,
         existing=WebAuthnCredential.objects.filter(user=user).only("credential_id", "transports"),
     )
     _new_challenge(request, user=user, purpose="register", challenge=challenge)
-    return {"passkey_options": options}
+    return {"passkey_options": options, "passkeys_usable": rp.usable}
 
 
 def _recovery_codes_page(request: HttpRequest, *, codes: list[str], next_url: str) -> HttpResponse:
@@ -131,14 +132,16 @@ def _verify_page(
     factors = selectors.factors_of(user=user)
     context = {"form": form, "factors": factors, "passkey_error": passkey_error}
     if factors.passkeys:
+        rp = passkeys.relying_party(request)
         options, challenge = passkeys.authentication_options(
             credentials=WebAuthnCredential.objects.filter(user=user).only(
                 "credential_id", "transports"
             ),
-            rp=passkeys.relying_party(request),
+            rp=rp,
         )
         _new_challenge(request, user=user, purpose="authenticate", challenge=challenge)
         context["passkey_options"] = options
+        context["passkeys_usable"] = rp.usable
     return render(request, "mfa/verify.html", context, status=status)
 
 

@@ -381,3 +381,11 @@ def test_the_relying_party_comes_from_settings_or_else_from_the_request(rf, sett
     assert passkeys.relying_party(request) == passkeys.RelyingParty(
         "admin.miitel.example", ["https://admin.miitel.example"]
     )
+
+
+@pytest.mark.parametrize(
+    ("rp_id", "usable"),
+    [("localhost", True), ("admin.miitel.example", True), ("127.0.0.1", False), ("[::1]", False)],
+)
+def test_passkeys_are_offered_only_where_the_rp_id_is_a_domain(rp_id, usable):
+    assert passkeys.RelyingParty(rp_id, []).usable is usable

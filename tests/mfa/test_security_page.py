@@ -264,3 +264,9 @@ def test_recovery_codes_without_a_method_are_refused(admin_client_a):
 def test_the_security_link_is_in_the_top_bar(admin_client_a):
     body = admin_client_a.get(reverse("users:list")).content.decode()
     assert f'href="{reverse("mfa:security")}"' in body
+
+
+def test_opened_by_an_ip_address_the_passkey_page_says_passkeys_need_a_domain(admin_client_a):
+    body = admin_client_a.get(reverse("mfa:passkey_add"), HTTP_HOST="127.0.0.1").content.decode()
+    assert "Passkeys work only when this site is opened by its domain name" in body
+    assert "data-passkey-button" not in body and 'data-passkey="create"' not in body
