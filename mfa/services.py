@@ -159,8 +159,12 @@ def totp_verify(*, user: User, code: str, at: float | None = None) -> Verificati
 
 
 def passkey_verify(
-    *, user: User, response: str, challenge: bytes, rp: passkeys.RelyingParty
+    *, user: User, response: str, challenge: bytes | None, rp: passkeys.RelyingParty
 ) -> Verification:
+    """Check a browser's answer to navigator.credentials.get() against the challenge this
+    user's page was given (None: no ceremony was started, or its challenge was used)."""
+    if challenge is None:
+        return Verification(Outcome.WRONG, detail="passkey: no challenge for this answer")
     credential_id = passkeys.response_credential_id(response)
     stored = (
         WebAuthnCredential.objects.filter(user=user, credential_id=credential_id).first()

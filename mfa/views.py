@@ -6,6 +6,7 @@ import base64
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -109,9 +110,13 @@ def _recovery_codes_page(request: HttpRequest, *, codes: list[str], next_url: st
 
 
 def _pending_or_redirect(request: HttpRequest, expected: flow.Step) -> User | HttpResponse:
+    was_pending = flow.PENDING_KEY in request.session
     user = flow.pending_user(request)
     if user is None:
-        messages.info(request, _("Your sign-in expired. Enter your login ID and password again."))
+        if was_pending:
+            messages.info(
+                request, _("Your sign-in expired. Enter your login ID and password again.")
+            )
         return redirect("login")
     step = flow.next_step(user=user)
     if step is None:
@@ -156,6 +161,16 @@ _TOTP_ERRORS = {
 }
 
 
+def _second_factor(request: HttpRequest, user: User, method: str, check) -> tuple:
+    """Check the factor and, if it passes, sign in, in one transaction: what the check consumes
+    (a code's time step, a passkey's counter, a recovery code) commits with the new session, in
+    the commit the sign-in makes anyway. Returns (the verification, where to go next)."""
+    with transaction.atomic():
+        result = check()
+        next_url = flow.complete_sign_in(request, user=user, method=method) if result.ok else None
+    return result, next_url
+
+
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest) -> HttpResponse:
     user = _pending_or_redirect(request, flow.Step.VERIFY)
@@ -163,9 +178,14 @@ def verify(request: HttpRequest) -> HttpResponse:
         return user
     form = VerifyCodeForm(_posted(request))
     if request.method == "POST" and form.is_valid():
-        result = services.totp_verify(user=user, code=form.cleaned_data["code"])
+        result, next_url = _second_factor(
+            request,
+            user,
+            "totp",
+            lambda: services.totp_verify(user=user, code=form.cleaned_data["code"]),
+        )
         if result.ok:
-            return redirect(flow.complete_sign_in(request, user=user, method="totp"))
+            return redirect(next_url)
         form.add_error("code", _TOTP_ERRORS[result.outcome]())
         flow.second_factor_failed(request, user=user, detail=result.detail)
     return _verify_page(request, user, form)
@@ -182,18 +202,19 @@ def verify_passkey(request: HttpRequest) -> HttpResponse:
         return _verify_page(
             request, user, VerifyCodeForm(), passkey_error=form.errors["credential"][0]
         )
-    result = (
-        services.passkey_verify(
+    result, next_url = _second_factor(
+        request,
+        user,
+        "passkey",
+        lambda: services.passkey_verify(
             user=user,
             response=form.cleaned_data["credential"],
             challenge=challenge,
             rp=passkeys.relying_party(request),
-        )
-        if challenge
-        else services.Verification(services.Outcome.WRONG, detail="passkey: no challenge")
+        ),
     )
     if result.ok:
-        return redirect(flow.complete_sign_in(request, user=user, method="passkey"))
+        return redirect(next_url)
     flow.second_factor_failed(request, user=user, detail=result.detail)
     return _verify_page(
         request,
@@ -203,6 +224,18 @@ def verify_passkey(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _recovery_code_used(actor: Actor, user: User, code: str) -> services.Verification:
+    result = services.recovery_code_use(user=user, code=code)
+    if result.ok:
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.MFA_RECOVERY_USED,
+            organization=user.organization,
+            target=user,
+        )
+    return result
+
+
 @require_http_methods(["GET", "POST"])
 def verify_recovery(request: HttpRequest) -> HttpResponse:
     user = _pending_or_redirect(request, flow.Step.VERIFY)
@@ -210,15 +243,14 @@ def verify_recovery(request: HttpRequest) -> HttpResponse:
         return user
     form = RecoveryCodeForm(_posted(request))
     if request.method == "POST" and form.is_valid():
-        result = services.recovery_code_use(user=user, code=form.cleaned_data["code"])
+        actor = _pending_actor(request, user)
+        result, next_url = _second_factor(
+            request,
+            user,
+            "recovery_code",
+            lambda: _recovery_code_used(actor, user, form.cleaned_data["code"]),
+        )
         if result.ok:
-            audit_record(
-                actor=_pending_actor(request, user),
-                action=AuditEvent.Action.MFA_RECOVERY_USED,
-                organization=user.organization,
-                target=user,
-            )
-            next_url = flow.complete_sign_in(request, user=user, method="recovery_code")
             left = selectors.recovery_codes_left(user=user)
             text = ngettext(
                 "You signed in with a recovery code; it cannot be used again. %(count)d code "

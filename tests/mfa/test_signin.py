@@ -478,3 +478,24 @@ def test_a_member_with_a_method_is_asked_for_it(client, member_a):
     TOTPDeviceFactory(user=member_a)
     assert sign_in(client, member_a.login_id)["Location"] == reverse("mfa:verify")
     assert User.objects.get(pk=member_a.pk).last_login is None
+
+
+def test_the_sign_in_step_pages_run_only_scripts_with_the_csp_nonce(client, passkey_admin, org_a):
+    from tests.security.test_headers_and_csp import Markup, nonce_of
+
+    require_mfa(org_a)
+    enrolling = AdminFactory(organization=org_a, login_id="new@a.example.com", locale="en")
+    sign_in(client, passkey_admin.login_id)
+    other = browser()
+    sign_in(other, enrolling.login_id)
+    for who, url in (
+        (client, reverse("mfa:verify")),
+        (client, reverse("mfa:verify_recovery")),
+        (other, reverse("mfa:enrol")),
+    ):
+        response = who.get(url)
+        assert response.status_code == 200, url
+        markup = Markup(response.content.decode())
+        assert markup.handlers == [] and markup.styles == [], url
+        assert markup.scripts and all(s.get("nonce") == nonce_of(response) for s in markup.scripts)
+        assert "no-store" in response["Cache-Control"], url
