@@ -21,6 +21,7 @@ from accounts.validators import normalize_login_id, password_rule_errors
 from analytics.services import purge_user_activity
 from audit.models import AuditEvent
 from audit.services import Actor, audit_event, audit_record, diff
+from mfa import selectors as mfa_selectors
 from mfa import services as mfa_services
 from permissions import catalog
 from permissions.contracts import contract_lock, validate_contract_terms
@@ -418,7 +419,15 @@ def user_update(
             update_fields += ["password", "must_change_password"]
         if update_fields:
             _save_unique(user, update_fields=[*update_fields, "updated_at"])
-        if encoded or deactivated:
+        # A member made admin where admins must use MFA, without a method yet: signed out, so
+        # that the next sign-in takes them to enrolment before the console.
+        promoted_without_mfa = (
+            before["role"] != User.Role.ADMIN
+            and after["role"] == User.Role.ADMIN
+            and mfa_selectors.mfa_required_for(user=user)
+            and not mfa_selectors.has_mfa(user=user)
+        )
+        if encoded or deactivated or promoted_without_mfa:
             user_sessions_end(user=user)
 
         if encoded:

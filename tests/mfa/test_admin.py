@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.models import User
 from audit.models import AuditEvent
 from audit.services import Actor
 from mfa.models import OrganizationPolicy, RecoveryCode, TOTPDevice, WebAuthnCredential
@@ -294,3 +295,31 @@ def test_reset_mfa_command_for_an_admin_locked_out_of_their_only_device(org_a):
 def test_reset_mfa_command_names_a_missing_user(org_a):
     with pytest.raises(CommandError, match=re.escape("login-id: no user “ghost@a.example.com”")):
         run("reset_mfa", "--organization", "org-a", "--login-id", "ghost@a.example.com")
+
+
+def test_a_member_made_admin_where_mfa_is_required_is_signed_out_to_enrol(admin_a, member_a, org_a):
+    require_mfa(org_a)
+    phone = browser()
+    phone.force_login(member_a)
+    actor = Actor(user=admin_a, label=admin_a.login_id)
+    data = {"role": User.Role.ADMIN}
+
+    user_services.user_update(actor=actor, user=member_a, data=data)
+
+    assert phone.get(reverse("mfa:security"))["Location"].startswith(reverse("login"))
+    assert sign_in(browser(), member_a.login_id)["Location"] == reverse("mfa:enrol")
+
+
+def test_a_member_with_a_method_made_admin_stays_signed_in(admin_a, member_a, org_a):
+    require_mfa(org_a)
+    TOTPDeviceFactory(user=member_a)
+    phone = browser()
+    phone.force_login(member_a)
+
+    user_services.user_update(
+        actor=Actor(user=admin_a, label=admin_a.login_id),
+        user=member_a,
+        data={"role": User.Role.ADMIN},
+    )
+
+    assert phone.get(reverse("mfa:security")).status_code == 200
