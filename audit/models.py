@@ -22,6 +22,14 @@ class AuditEvent(models.Model):
         PERMISSIONS_CHANGE = "permissions_change", _("Services changed")
         EXPORT = "export", _("User list exported")
         IMPORT = "import", _("Users imported")
+        MFA_ENROLL = "mfa_enroll", _("2-step verification method added")
+        MFA_REMOVE = "mfa_remove", _("2-step verification method removed")
+        MFA_RESET = "mfa_reset", _("2-step verification reset")
+        MFA_FAILED = "mfa_failed", _("2-step verification failed")
+        MFA_RECOVERY_USED = "mfa_recovery_used", _("Signed in with a recovery code")
+        MFA_RECOVERY_NEW = "mfa_recovery_new", _("Recovery codes regenerated")
+        MFA_REQUIRED_ON = "mfa_required_on", _("2-step verification required for admins")
+        MFA_REQUIRED_OFF = "mfa_required_off", _("2-step verification no longer required")
 
     class Channel(models.TextChoices):
         """How the change came: every channel writes through the same change service."""

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = [
     "hashing",
+    "mfa",
     "login_lookup",
     "list",
     "search",
@@ -71,13 +72,14 @@ def main() -> int:
         print("  made: " + ", ".join(f"{k} {v:,}" for k, v in made.items()), flush=True)
     seed_seconds = time.perf_counter() - started
 
-    from bench import cases_db, cases_http, report
+    from bench import cases_db, cases_http, cases_mfa, report
 
     rounds = 3 if args.quick else args.rounds
     duration = 5 if args.quick else 10
     wanted = args.only or SECTIONS
     runs = {
         "hashing": lambda: cases_db.hashing(rounds),
+        "mfa": lambda: cases_mfa.second_factor(rounds),
         "login_lookup": lambda: cases_db.login_lookup(rounds),
         "list": lambda: cases_db.list_pages(rounds),
         "search": lambda: cases_db.search_index(rounds),

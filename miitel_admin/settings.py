@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "axes",
     "accounts",
     "users",
+    "mfa",
     "permissions",
     "analytics",
     "audit",
@@ -57,6 +58,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionTimeoutMiddleware",
     "accounts.middleware.UserContextMiddleware",
+    # Between the password and the second factor, only the sign-in steps answer.
+    "mfa.middleware.PendingSignInMiddleware",
     "accounts.middleware.ForcedPasswordChangeMiddleware",
     "accounts.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -178,6 +181,14 @@ AXES_VERBOSE = False
 # right of X-Forwarded-For (what the outermost trusted proxy saw). Never the client-supplied left.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "accounts.backends.client_ip"
+
+# --- 2-step verification (mfa) -----------------------------------------------------------------
+# How long a sign-in may wait between the password and the second factor (or enrolment).
+MFA_PENDING_TIMEOUT_SECONDS = env.int("MFA_PENDING_TIMEOUT_SECONDS", default=10 * 60)
+# Passkeys (WebAuthn): the relying party ID (a domain, never an IP address) and the origins the
+# browser may report. Empty: the request's host name and origin (ALLOWED_HOSTS vets the host).
+WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default="")
+WEBAUTHN_ORIGINS = env.list("WEBAUTHN_ORIGINS", default=[])
 
 # --- Sessions -----------------------------------------------------------------------------------
 # Database sessions that take only a key Django could have issued (accounts/session_store.py).

@@ -7,13 +7,17 @@ from dataclasses import dataclass
 PUBLIC = "public"  # anyone
 SIGNED_IN = "signed_in"  # any signed-in user (a temporary password still forces its change)
 ADMIN = "admin"  # signed-in admins of the organization; members get 403
+# Between a correct password and the second factor (or enrolment): only the session that passed
+# the password; anyone else is sent to the sign-in page.
+PENDING = "pending"
 
 
 @dataclass(frozen=True)
 class Policy:
     access: str
     methods: tuple[str, ...]
-    # The organization-owned object named in the URL (fetched scoped: 404 for other tenants).
+    # The object named in the URL, fetched scoped (404 for anyone it does not belong to): owned
+    # by the organization (admin URLs) or by the signed-in user (their own sign-in methods).
     scoped: str | None = None
 
 
@@ -23,6 +27,19 @@ POLICY: dict[str, Policy] = {
     "healthz": Policy(PUBLIC, ("GET",)),
     "logout": Policy(SIGNED_IN, ("POST",)),
     "password_change": Policy(SIGNED_IN, ("GET", "POST")),
+    "mfa:verify": Policy(PENDING, ("GET", "POST")),
+    "mfa:verify_passkey": Policy(PENDING, ("POST",)),
+    "mfa:verify_recovery": Policy(PENDING, ("GET", "POST")),
+    "mfa:enrol": Policy(PENDING, ("GET", "POST")),
+    "mfa:enrol_passkey": Policy(PENDING, ("POST",)),
+    "mfa:security": Policy(SIGNED_IN, ("GET",)),
+    "mfa:totp_add": Policy(SIGNED_IN, ("GET", "POST")),
+    "mfa:passkey_add": Policy(SIGNED_IN, ("GET", "POST")),
+    "mfa:totp_remove": Policy(SIGNED_IN, ("GET", "POST"), scoped="totp_device"),
+    "mfa:passkey_remove": Policy(SIGNED_IN, ("GET", "POST"), scoped="passkey"),
+    "mfa:recovery_regenerate": Policy(SIGNED_IN, ("GET", "POST")),
+    "mfa:reset": Policy(ADMIN, ("GET", "POST"), scoped="user"),
+    "mfa:policy": Policy(ADMIN, ("GET", "POST")),
     "users:list": Policy(ADMIN, ("GET",)),
     "users:create": Policy(ADMIN, ("GET", "POST")),
     "users:edit": Policy(ADMIN, ("GET", "POST"), scoped="user"),

@@ -10,6 +10,7 @@ urlpatterns = [
     path("logout/", user_views.LogoutView.as_view(), name="logout"),
     path("password/change/", user_views.password_change, name="password_change"),
     path("healthz", views.healthz, name="healthz"),
+    path("", include("mfa.urls")),
     path("users/", include("exports.urls")),
     path("users/", include("users.urls")),
     path("audit/", include("audit.urls")),

@@ -2,7 +2,8 @@
 
     make check-controls [CONTROLS="11 24"]
 
-Rows are numbered as in the requirements table of docs/security.md (quality anchors A.7). For each
+Rows are numbered as in the requirements table of docs/security.md (quality anchors A.7; M rows:
+2-step verification, A.8). For each
 control the named source is rewritten in place, the named tests run, and the source is put back
 (also on Ctrl-C). A control whose tests still pass is reported as NOT CAUGHT, one whose tests could
 not run (a collection or usage error) as ERROR; either makes the command exit non-zero. Tests
@@ -191,6 +192,49 @@ CONTROLS = [
         "    return {k: v for k, v in changes.items() if k not in SECRET_FIELDS}",
         "    return changes",
         "tests/security/test_audit_and_secrets.py",
+    ),
+    (
+        "M1 2-step verification gate: the password alone signs in",
+        "mfa/flow.py",
+        "    step = next_step(user=user)\n    if step is None:",
+        "    step = None\n    if step is None:",
+        "tests/mfa/test_signin.py tests/security/test_url_registry.py",
+    ),
+    (
+        "M2 nothing but the sign-in steps mid-sign-in",
+        "miitel_admin/settings.py",
+        '    "mfa.middleware.PendingSignInMiddleware",\n',
+        "",
+        "tests/security/test_url_registry.py tests/mfa/test_signin.py",
+    ),
+    (
+        "M3 a code is accepted once",
+        "mfa/services.py",
+        "TOTPDevice.objects.filter(pk=device.pk, last_step__lt=step)",
+        "TOTPDevice.objects.filter(pk=device.pk)",
+        "tests/mfa/test_factors.py tests/mfa/test_signin.py",
+    ),
+    (
+        "M4 second-factor failures count toward the lockout",
+        "mfa/flow.py",
+        "    user_login_failed.send(sender=__name__, credentials=_credentials(user), "
+        "request=request)\n    locked = bool(",
+        "    locked = bool(",
+        "tests/mfa/test_signin.py",
+    ),
+    (
+        "M5 a passkey counter that goes back is refused",
+        "mfa/services.py",
+        "            sign_count=stored.sign_count,\n",
+        "            sign_count=0,\n",
+        "tests/mfa/test_factors.py",
+    ),
+    (
+        "M6 recovery codes are single use",
+        "mfa/services.py",
+        "user=user, code_hash__in=recovery.hashes(code), used_at__isnull=True",
+        "user=user, code_hash__in=recovery.hashes(code)",
+        "tests/mfa/test_factors.py tests/mfa/test_signin.py",
     ),
 ]
 

@@ -62,6 +62,8 @@ from accounts.validators import (
 from analytics.services import purge_user_activity
 from audit.models import AuditEvent
 from audit.services import Actor, audit_event
+from mfa import selectors as mfa_selectors
+from mfa import services as mfa_services
 from permissions import catalog
 from permissions.contracts import contract_lock
 from permissions.models import SeatCount, ServiceGrant
@@ -963,12 +965,21 @@ def _write(batch: _Batch, hashes: dict[int, str]) -> None:
 
     _write_grants([p for p in (*updates, *adds) if p.grants_changed()], organization)
 
-    # Sessions end for users deactivated or given a new temporary password.
+    # Sessions end for users deactivated or given a new temporary password, and for members
+    # made admins where admins must use MFA but who have no method yet: their next sign-in
+    # takes them to enrolment before the console.
     ending = [
         p.user.pk
         for p in updates
         if p.password is not None or (p.before["is_active"] and not p.after["is_active"])
     ]
+    promoted = [
+        p.user
+        for p in updates
+        if p.before["role"] != User.Role.ADMIN and p.after["role"] == User.Role.ADMIN
+    ]
+    if promoted and mfa_selectors.admins_must_use_mfa(organization_id=organization.pk):
+        ending += [user.pk for user in promoted if not mfa_selectors.has_mfa(user=user)]
     if ending:
         users_sessions_end(user_ids=ending)
 
@@ -1056,11 +1067,13 @@ def _delete(plan: _Plan, actor: Actor, now, events: list[AuditEvent]) -> None:
     """product.md §3: the row stays as a tombstone keeping only the display name, so call
     records, meetings, participants, themes and bookmarks keep pointing at it unchanged and
     read "<name> (Deleted)". Purged for good: By-user rows, funnel team memberships, grants,
-    sessions, the login ID (free again at once), the password, the other personal fields."""
+    sessions, 2-step verification methods and recovery codes, the login ID (free again at
+    once), the password, the other personal fields."""
     user = plan.user
     removed = purge_user_activity(user=user)
     removed["grants"] = ServiceGrant.objects.filter(user=user).delete()[0]
     removed["sessions"] = users_sessions_end(user_ids=[user.pk])
+    mfa_services.factors_erase(user=user)
     user.deleted_at = now
     user.login_id = ""
     user.extension = ""

@@ -61,6 +61,10 @@ def user_rows_html(*, users, actor, contract, back: str) -> SafeString:
         True: format_html('<span class="badge badge-active">{}</span>', _("Active")),
         False: format_html('<span class="badge badge-inactive">{}</span>', _("Deactivated")),
     }
+    mfa_badge = {
+        True: format_html('<span class="badge badge-mfa">{}</span>', _("2-step verification")),
+        False: "",
+    }
     label = {
         key: escape(text)
         for key, text in {
@@ -117,7 +121,7 @@ def user_rows_html(*, users, actor, contract, back: str) -> SafeString:
             f'<td class="col-login_id" data-label="{label["login"]}">{escape(user.login_id)}</td>'
             f'<td class="col-role" data-label="{label["role"]}">{role_badge[user.is_admin]}</td>'
             f'<td class="col-status" data-label="{label["status"]}">'
-            f"{status_badge[user.is_active]}</td>"
+            f"{status_badge[user.is_active]}{mfa_badge[user.has_mfa]}</td>"
             f'<td class="col-services" data-label="{label["services"]}">'
             f'<ul class="service-icons">{services}</ul></td>'
             f'<td class="col-extension" data-label="{label["ext"]}">'

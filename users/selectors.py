@@ -15,6 +15,7 @@ from django.db.models import (
 from django.db.models.functions import Concat
 
 from accounts.models import Organization, User
+from mfa import selectors as mfa_selectors
 from permissions import catalog
 from permissions.models import SeatCount, ServiceGrant
 
@@ -122,8 +123,11 @@ LIST_ROW_FIELDS = (
 
 
 def list_page(qs: QuerySet[User]) -> QuerySet[User]:
-    """The User List's page query: the row's columns and its grants, in one statement."""
-    return with_grants(qs).only(*LIST_ROW_FIELDS)
+    """The User List's page query: the row's columns, its grants and whether the user has
+    2-step verification, in one statement."""
+    return (
+        with_grants(qs).annotate(has_mfa=mfa_selectors.has_mfa_annotation()).only(*LIST_ROW_FIELDS)
+    )
 
 
 def parse_grants(codes: str | None) -> dict[str, str]:

@@ -25,6 +25,8 @@ from accounts.sessions import session_register
 from analytics.selectors import deletion_impact
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record, client_ip
+from mfa import flow as mfa_flow
+from mfa import selectors as mfa_selectors
 from permissions.services import grants_of
 
 from . import selectors, services
@@ -50,15 +52,10 @@ class LoginView(auth_views.LoginView):
     http_method_names = ["get", "post"]
 
     def form_valid(self, form):
-        response = super().form_valid(form)
-        user = form.get_user()
-        audit_record(
-            actor=Actor.from_request(self.request),
-            action=AuditEvent.Action.LOGIN,
-            organization=user.organization,
-            target=user,
+        # The password is right: mfa signs in, or first asks for the second factor.
+        return mfa_flow.password_accepted(
+            self.request, user=form.get_user(), redirect_to=self.get_success_url()
         )
-        return response
 
     def form_invalid(self, form):
         # A locked-out attempt checked no password: django-axes records the lockout instead.
@@ -393,6 +390,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             "creating": False,
             "is_self": is_self,
             "back_url": _back_to_list(request),
+            "mfa": mfa_selectors.factors_of(user=target),
         },
     )
 

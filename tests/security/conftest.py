@@ -9,7 +9,9 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import pyotp
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -18,6 +20,7 @@ from accounts.models import Contract, User, UserSession
 from analytics.models import CallRecord, Meeting, MeetingParticipant
 from audit.models import AuditEvent
 from exports.models import ActiveTransfer, ImportJob
+from mfa.models import OrganizationPolicy, RecoveryCode, TOTPDevice, WebAuthnCredential
 from miitel_admin.url_policy import POLICY
 from permissions import catalog
 from permissions.models import ServiceGrant
@@ -27,7 +30,8 @@ from tests.analytics.factories import (
     MeetingFactory,
     MeetingParticipantFactory,
 )
-from tests.factories import PASSWORD, GrantFactory, UserFactory
+from tests.factories import PASSWORD, AdminFactory, GrantFactory, UserFactory
+from tests.mfa.factories import PasskeyFactory, TOTPDeviceFactory
 
 NEW_PASSWORD = "Qv7#mZp2Lx9w"
 IMPORT_CSV = (
@@ -42,10 +46,34 @@ def client_for(user, **kwargs) -> Client:
     return client
 
 
+def pending_client(world: dict, name: str = "mfa:verify", **kwargs) -> Client:
+    """A browser that passed the password and waits at the second step `name` belongs to: admin
+    A's second factor, or, for the enrolment URLs, an admin of A who must set one up."""
+    if name.startswith("mfa:enrol"):
+        OrganizationPolicy.objects.update_or_create(
+            organization=world["org_a"], defaults={"admins_must_use_mfa": True}
+        )
+        if "enrolling_a" not in world:
+            world["enrolling_a"] = AdminFactory(
+                organization=world["org_a"], login_id="enrolling@a.example.com"
+            )
+        user, step = world["enrolling_a"], "mfa:enrol"
+    else:
+        user, step = world["admin_a"], "mfa:verify"
+    client = Client(**kwargs)
+    data = {"username": user.login_id, "password": PASSWORD}
+    if kwargs.get("enforce_csrf_checks"):
+        client.get(reverse("login"))
+        data["csrfmiddlewaretoken"] = client.cookies[settings.CSRF_COOKIE_NAME].value
+    response = client.post(reverse("login"), data)
+    assert response.status_code == 302 and response["Location"] == reverse(step), response
+    return client
+
+
 def build_world(org_a, org_b, admin_a, member_a, admin_b) -> dict:
     """Organization A and B with the same kinds of data: a target member with a grant, a
-    deactivated member, calls, a meeting with a participant and a validated import job holding
-    generated passwords."""
+    deactivated member, calls, a meeting with a participant, a validated import job holding
+    generated passwords, and the admin's own authenticator app and passkey."""
     world = {"org_a": org_a, "org_b": org_b, "admin_a": admin_a, "member_a": member_a}
     world["admin_b"] = admin_b
     for key, org, admin in (("a", org_a, admin_a), ("b", org_b, admin_b)):
@@ -77,6 +105,8 @@ def build_world(org_a, org_b, admin_a, member_a, admin_b) -> dict:
         world[f"inactive_{key}"] = inactive
         world[f"meeting_{key}"] = meeting
         world[f"job_{key}"] = job
+        world[f"totp_{key}"] = TOTPDeviceFactory(user=admin)
+        world[f"passkey_{key}"] = PasskeyFactory(user=admin)
     return world
 
 
@@ -88,7 +118,19 @@ def world(org_a, org_b, admin_a, member_a, admin_b):
 # --- URLs of the registry -----------------------------------------------------------------------
 
 # The kwarg each scoped object is named by in its URL.
-SCOPED_KWARG = {"user": "user_id", "meeting": "meeting_id", "import_job": "job_id"}
+SCOPED_KWARG = {
+    "user": "user_id",
+    "meeting": "meeting_id",
+    "import_job": "job_id",
+    "totp_device": "factor_id",
+    "passkey": "factor_id",
+}
+SCOPED_MODEL = {
+    "user": User,
+    "meeting": Meeting,
+    "totp_device": TOTPDevice,
+    "passkey": WebAuthnCredential,
+}
 
 
 def scoped_object(name: str, world: dict, key: str = "a"):
@@ -100,6 +142,10 @@ def scoped_object(name: str, world: dict, key: str = "a"):
         return world[f"meeting_{key}"]
     if policy.scoped == "import_job":
         return world[f"job_{key}"]
+    if policy.scoped == "totp_device":
+        return world[f"totp_{key}"]
+    if policy.scoped == "passkey":
+        return world[f"passkey_{key}"]
     return None
 
 
@@ -108,7 +154,7 @@ def missing_id(name: str):
     scoped = POLICY[name].scoped
     if scoped == "import_job":
         return uuid.uuid4()
-    model = User if scoped == "user" else Meeting
+    model = SCOPED_MODEL[scoped]
     return (model._base_manager.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1000
 
 
@@ -155,6 +201,14 @@ def payload(name: str, world: dict) -> dict:
         }
     if name == "exports:export":
         return {"encoding": "utf-8"}
+    if name == "mfa:verify":
+        return {"code": pyotp.TOTP(world["totp_a"].plain_secret).now()}
+    if name in ("mfa:totp_add", "mfa:enrol"):
+        return {"name": "Another phone", "code": "000000", "password": PASSWORD}
+    if name in ("mfa:totp_remove", "mfa:passkey_remove", "mfa:recovery_regenerate"):
+        return {"password": PASSWORD}
+    if name == "mfa:policy":
+        return {"admins_must_use_mfa": "on"}
     if name == "exports:import":
         return {
             "file": SimpleUploadedFile("users.csv", IMPORT_CSV, content_type="text/csv"),
@@ -221,6 +275,10 @@ def dump() -> str:
         "participants": MeetingParticipant.objects.order_by("pk"),
         "calls": CallRecord.objects.order_by("pk"),
         "session_links": UserSession.objects.order_by("pk"),
+        "totp_devices": TOTPDevice.objects.order_by("pk"),
+        "passkeys": WebAuthnCredential.objects.order_by("pk"),
+        "recovery_codes": RecoveryCode.objects.order_by("pk"),
+        "mfa_policies": OrganizationPolicy.objects.order_by("pk"),
     }
     out = io.StringIO()
     json.dump({k: _rows(v) for k, v in tables.items()}, out, default=str, sort_keys=True)

@@ -425,7 +425,7 @@ def test_the_deviations_from_nist_and_asvs_are_documented():
     assert doc.exists(), "docs/security-deviations.md is missing"
     text = doc.read_text(encoding="utf-8")
     assert "6.2.5" in text  # composition rule and character set
-    assert "6.3.3" in text  # password-only sign-in, no MFA
+    assert "6.3.3" in text  # password-only sign-in where the organization does not require MFA
     assert "NIST" in text
     assert re.search(r"\b15\b[^\n]{0,40}(character|文字)", text), "the 15-character length gap"
     # In step with the validators: the minimum and maximum the product enforces.

@@ -15,7 +15,7 @@ from django.urls import include, path, reverse
 from accounts import checks
 from accounts.models import User
 from exports.models import ActiveTransfer
-from miitel_admin.url_policy import ADMIN, POLICY
+from miitel_admin.url_policy import ADMIN, POLICY, SIGNED_IN
 from tests.factories import PASSWORD
 from tests.security.conftest import consume, url_of
 
@@ -256,8 +256,10 @@ def console_pages(world) -> list[str]:
     return [
         url_of(name, world)
         for name, policy in sorted(POLICY.items())
-        if policy.access == ADMIN and "GET" in policy.methods and name != "exports:import_status"
-    ] + [reverse("password_change"), "/users/987654/edit/"]
+        if policy.access in (ADMIN, SIGNED_IN)
+        and "GET" in policy.methods
+        and name != "exports:import_status"
+    ] + ["/users/987654/edit/"]
 
 
 @pytest.mark.django_db

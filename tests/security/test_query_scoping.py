@@ -39,6 +39,7 @@ PROJECT_PACKAGES = (
     "exports",
     "permissions",
     "miitel_admin",
+    "mfa",
 )
 
 # The tables the brief names as tenant-owned; every table with an organization column is added

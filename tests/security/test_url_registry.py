@@ -14,7 +14,8 @@ from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from miitel_admin.url_policy import ADMIN, POLICY, PUBLIC, SIGNED_IN
+from mfa.middleware import PendingSignInMiddleware
+from miitel_admin.url_policy import ADMIN, PENDING, POLICY, PUBLIC, SIGNED_IN
 from tests.analytics.factories import normalised
 from tests.security.conftest import (
     ROOT,
@@ -24,6 +25,7 @@ from tests.security.conftest import (
     dump,
     missing_id,
     payload,
+    pending_client,
     request,
     url_of,
 )
@@ -41,6 +43,9 @@ ALLOWED_ADMIN_METHODS = sorted(
     (name, method) for name in ADMIN_URLS for method in POLICY[name].methods
 )
 SCOPED_METHODS = sorted((name, method) for name in SCOPED_URLS for method in POLICY[name].methods)
+# Objects that belong to the signed-in user (their own sign-in methods), not to the organization.
+OWNED = ("totp_device", "passkey")
+PENDING_URLS = sorted(n for n, p in POLICY.items() if p.access == PENDING)
 
 
 def walk(resolver=None, namespace: str = "") -> list[str]:
@@ -80,12 +85,24 @@ def test_every_url_name_has_a_policy_and_every_policy_a_url():
 
 def test_every_policy_is_well_formed():
     for name, policy in POLICY.items():
-        assert policy.access in (PUBLIC, SIGNED_IN, ADMIN), name
+        assert policy.access in (PUBLIC, SIGNED_IN, ADMIN, PENDING), name
         assert policy.methods, name
         assert set(policy.methods) <= set(METHODS), name
-        assert policy.scoped in (None, "user", "meeting", "import_job"), name
-        if policy.scoped:
+        assert policy.scoped in (None, "user", "meeting", "import_job", *OWNED), name
+        if policy.scoped in OWNED:
+            assert policy.access == SIGNED_IN, f"{name}: one's own object, for any signed-in user"
+        elif policy.scoped:
             assert policy.access == ADMIN, f"{name}: a scoped object needs an admin policy"
+
+
+def test_the_pending_gate_lets_through_exactly_the_sign_in_steps():
+    """Between the password and the second factor, only these answer (quality.md A.8)."""
+    assert set(PendingSignInMiddleware.allowed_url_names) == {
+        *PENDING_URLS,
+        "login",
+        "logout",
+        "healthz",
+    }
 
 
 def test_only_the_documented_urls_are_public():
@@ -116,6 +133,14 @@ def test_anonymous_get_and_post_are_sent_to_sign_in_and_change_nothing(world, na
         assert get.status_code == 405
         assert post.status_code == 302
         assert urlsplit(post["Location"]).path == reverse("login")
+    elif POLICY[name].access == PENDING:
+        # A sign-in step without a password first: back to the start of sign-in.
+        for response in (get, post):
+            if "GET" not in POLICY[name].methods and response is get:
+                assert response.status_code == 405
+                continue
+            assert response.status_code == 302, (url, response.status_code)
+            assert response["Location"] == reverse("login"), (url, response["Location"])
     else:
         assert_to_sign_in(get, url)
         assert_to_sign_in(post, url)
@@ -171,6 +196,26 @@ def test_other_organizations_admin_gets_the_404_of_a_missing_id(world, name, met
 
     assert response.status_code == 404, (foreign, method, response.status_code)
     assert reference.status_code == 404
+    assert normalised(response) == normalised(reference)
+    assert dump() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "method"), [(n, m) for n, m in SCOPED_METHODS if POLICY[n].scoped in OWNED]
+)
+def test_ones_own_sign_in_methods_answer_404_to_anyone_else_in_the_organization(
+    world, name, method
+):
+    client = client_for(world["member_a"])
+    foreign = url_of(name, world, "a")  # admin A's
+    nowhere = url_of(name, world, object_id=missing_id(name))
+    before = dump()
+
+    response = request(client, method, foreign, payload(name, world))
+    reference = request(client, method, nowhere, payload(name, world))
+
+    assert response.status_code == 404, (foreign, method, response.status_code)
     assert normalised(response) == normalised(reference)
     assert dump() == before
 
@@ -234,8 +279,14 @@ def test_lists_and_filters_of_another_organization_show_none_of_its_rows(world, 
 @pytest.mark.parametrize(("name", "method"), WRONG_METHODS)
 def test_every_method_outside_the_policy_answers_405(world, name, method):
     # As someone the URL is for: public URLs anonymously (the sign-in page sends a signed-in
-    # visitor home whatever the method), the others as an admin.
-    client = Client() if POLICY[name].access == PUBLIC else client_for(world["admin_a"])
+    # visitor home whatever the method), sign-in steps mid-sign-in, the others as an admin.
+    access = POLICY[name].access
+    if access == PUBLIC:
+        client = Client()
+    elif access == PENDING:
+        client = pending_client(world, name)
+    else:
+        client = client_for(world["admin_a"])
     url = url_of(name, world)
     before = dump()
 
@@ -251,11 +302,15 @@ def test_every_method_outside_the_policy_answers_405(world, name, method):
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", POST_URLS)
 def test_post_without_a_csrf_token_is_refused_and_changes_nothing(world, name):
-    client = Client(enforce_csrf_checks=True)
-    if POLICY[name].access != PUBLIC:
+    access = POLICY[name].access
+    if access == PENDING:
+        client = pending_client(world, name, enforce_csrf_checks=True)
+    else:
+        client = Client(enforce_csrf_checks=True)
+    if access in (SIGNED_IN, ADMIN):
         client.force_login(world["admin_a"])
     # A page first, so the browser holds the CSRF cookie: only the token is missing.
-    first = reverse("login") if name == "login" else reverse("users:list")
+    first = reverse("login") if access in (PUBLIC, PENDING) else reverse("users:list")
     assert client.get(first).status_code == 200
     token = client.cookies[settings.CSRF_COOKIE_NAME].value
     assert token
@@ -280,7 +335,10 @@ def test_post_without_a_csrf_token_is_refused_and_changes_nothing(world, name):
 )
 def test_get_on_a_state_changing_url_changes_nothing(world, name):
     """Row 20: the GET of a URL that changes state on POST only shows a form or confirmation."""
-    client = client_for(world["admin_a"])
+    if POLICY[name].access == PENDING:
+        client = pending_client(world, name)
+    else:
+        client = client_for(world["admin_a"])
     before = dump()
 
     response = client.get(url_of(name, world))
@@ -289,7 +347,54 @@ def test_get_on_a_state_changing_url_changes_nothing(world, name):
     assert dump() == before
 
 
-# --- 7. Static review: no CSRF exemption, no unescaped output, no raw SQL -----------------------
+# --- 7. Between the password and the second factor: nothing but the sign-in steps -------------
+
+CONSOLE_METHODS = sorted(
+    (name, method)
+    for name, p in POLICY.items()
+    if p.access in (SIGNED_IN, ADMIN) or name == "home"
+    for method in p.methods
+    if name != "logout"
+)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "method"), CONSOLE_METHODS)
+def test_mid_sign_in_every_console_url_leads_to_the_second_factor_and_changes_nothing(
+    world, name, method
+):
+    """quality.md A.8 (step-up): the password alone reaches no console page, no CSV export and
+    not the security page; every one of them sends the browser to the second-factor page."""
+    client = pending_client(world)
+    url = url_of(name, world)
+    before = dump()
+
+    response = request(client, method, url, payload(name, world))
+
+    assert response.status_code == 302, (url, method, response.status_code)
+    assert response["Location"] == reverse("mfa:verify"), (url, response["Location"])
+    assert "_auth_user_id" not in client.session
+    assert dump() == before
+
+
+@pytest.mark.django_db
+def test_mid_sign_in_the_export_and_the_user_list_need_the_second_factor_first(world):
+    """The positive control of the walk above: after the code, the same browser gets them."""
+    client = pending_client(world)
+    assert client.post(reverse("exports:export"), {"encoding": "utf-8"})["Location"] == reverse(
+        "mfa:verify"
+    )
+
+    done = client.post(reverse("mfa:verify"), payload("mfa:verify", world))
+
+    assert done.status_code == 302 and done["Location"] == reverse("home")
+    assert client.get(reverse("users:list")).status_code == 200
+    export = client.post(reverse("exports:export"), {"encoding": "utf-8"})
+    assert export.status_code == 200
+    assert world["target_a"].login_id in consume(export).decode("utf-8-sig")
+
+
+# --- 8. Static review: no CSRF exemption, no unescaped output, no raw SQL -----------------------
 
 FORBIDDEN = ("csrf_exempt", "mark_safe", "|safe", ".extra(", "RawSQL(", ".raw(", "format_html(")
 # Reviewed uses: (path, needle) -> (how many, why each is safe). A further use in the same file
@@ -303,7 +408,7 @@ ALLOWLIST: dict[tuple[str, str], tuple[int, str]] = {
         "markup through it and finds them escaped",
     ),
     ("users/presenters.py", "format_html("): (
-        6,  # five calls and the closing comment
+        7,  # six calls and the closing comment
         "constant templates; format_html escapes every argument",
     ),
 }
