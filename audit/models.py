@@ -1,7 +1,56 @@
+import uuid
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+
+class ChangeBatch(models.Model):
+    """Changes made together: a bulk action on the User List (or its undo), or a run of the
+    scheduled deactivations. Its members are the audit events that point at it; a batch other
+    than a deletion can be undone, as a batch of its own, for UNDO_DAYS."""
+
+    UNDO_DAYS = 7
+
+    class Kind(models.TextChoices):
+        DEACTIVATE = "deactivate", _("Deactivate")
+        ACTIVATE = "activate", _("Activate")
+        GRANT = "grant", _("Grant a service")
+        REVOKE = "revoke", _("Revoke a service")
+        DELETE = "delete", _("Delete")
+        SCHEDULE = "schedule", _("Scheduled deactivation")
+        UNDO = "undo", _("Undo")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        "users.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    # What the kind acts with: the service code of a grant or a revoke.
+    detail = models.CharField(_("detail"), max_length=64, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(_("actor"), max_length=300)
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+    size = models.PositiveIntegerField(_("users"), default=0)
+    undo_of = models.OneToOneField(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="undone_by"
+    )
+
+    class Meta:
+        verbose_name = _("change batch")
+        verbose_name_plural = _("change batches")
+        indexes = [models.Index(fields=["organization", "-created_at"], name="batch_org_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ×{self.size} ({self.pk})"
+
+    @property
+    def undoable_until(self):
+        return self.created_at + timedelta(days=self.UNDO_DAYS)
 
 
 class AuditEvent(models.Model):
@@ -83,6 +132,10 @@ class AuditEvent(models.Model):
     # The target user's version after this change (users.changes): what a stale edit, form
     # or SCIM request missed is read from here.
     target_version = models.PositiveIntegerField(null=True, blank=True)
+    # The batch this change was part of (bulk actions, their undo, scheduled deactivations).
+    batch = models.ForeignKey(
+        ChangeBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
 
     class Meta:
         verbose_name = _("audit event")

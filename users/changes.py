@@ -32,6 +32,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.tasks import task
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -60,8 +61,8 @@ from accounts.validators import (
     validate_user_name,
 )
 from analytics.services import purge_user_activity
-from audit.models import AuditEvent
-from audit.services import Actor, audit_event
+from audit.models import AuditEvent, ChangeBatch
+from audit.services import Actor, audit_event, audit_record
 from mfa import selectors as mfa_selectors
 from mfa import services as mfa_services
 from permissions import catalog
@@ -103,6 +104,16 @@ class Change:
     ref: Any = None
 
 
+@dataclass(frozen=True)
+class BatchSpec:
+    """Changes to be recorded as one batch (audit.models.ChangeBatch): a bulk action, its
+    undo, a run of the scheduled deactivations."""
+
+    kind: str
+    detail: str = ""
+    undo_of: ChangeBatch | None = None
+
+
 @dataclass
 class Outcome:
     """What became (or, in a dry run, would become) of one change. `changes` is its audit diff,
@@ -128,6 +139,7 @@ class Outcome:
 class ChangeResult:
     outcomes: list[Outcome]
     committed: bool
+    batch: ChangeBatch | None = None  # the batch recorded, when one was asked for
 
     @property
     def ok(self) -> bool:
@@ -897,7 +909,7 @@ def _show(key: str, value) -> str:
 # --- Writing ------------------------------------------------------------------------------------
 
 
-def _write(batch: _Batch, hashes: dict[int, str]) -> None:
+def _write(batch: _Batch, hashes: dict[int, str], record: ChangeBatch | None = None) -> None:
     now = timezone.now()
     actor, organization = batch.actor, batch.organization
     plans = batch.plans
@@ -1021,12 +1033,18 @@ def _write(batch: _Batch, hashes: dict[int, str]) -> None:
                 target_version=plan.user.version,
             )
         )
+    if record is not None:
+        record.size = len({event.target_id for event in events})
+        record.save()
+        for event in events:
+            event.batch = record
     for chunk in _chunks(events):
         AuditEvent.objects.bulk_create(chunk)
 
 
 def _update_action(changes: dict) -> str:
-    if set(changes) == {"is_active"}:
+    # A scheduled deactivation clears its schedule in the same change: still a deactivation.
+    if "is_active" in changes and set(changes) <= {"is_active", "deactivate_at"}:
         activated = changes["is_active"][1]
         return AuditEvent.Action.USER_ACTIVATE if activated else AuditEvent.Action.USER_DEACTIVATE
     if set(changes) == {"services"}:
@@ -1113,8 +1131,10 @@ def apply_changes(
     commit: bool = True,
     describe: Callable[[Any], str] = str,
     progress: Callable[[str, int, int], None] | None = None,
+    batch: BatchSpec | None = None,
 ) -> ChangeResult:
-    """Check `changes` as one batch and, with `commit`, write them all or none.
+    """Check `changes` as one batch and, with `commit`, write them all or none; with `batch`,
+    recorded as one ChangeBatch whose members are the audit records.
 
     `describe(ref)` names a change in messages about the batch ("line 14"). `progress(phase,
     done, total)` follows the slow parts: "checking" the changes of a dry run, "hashing" then
@@ -1125,11 +1145,11 @@ def apply_changes(
     changes = list(changes)
     if not commit:
         with transaction.atomic():
-            batch = _Batch(
+            state = _Batch(
                 organization, actor, changes, lock=False, describe=describe, progress=progress
             )
-            batch.check()
-            return batch.result(committed=False)
+            state.check()
+            return state.result(committed=False)
 
     hashes: dict[int, str] = {}
     passwords: dict[int, str] = {}
@@ -1161,34 +1181,46 @@ def apply_changes(
         progress("writing", 0, len(changes))
 
     def checked() -> _Batch:
-        batch = _Batch(organization, actor, changes, lock=True, describe=describe)
-        for plan in batch.plans:
+        state = _Batch(organization, actor, changes, lock=True, describe=describe)
+        for plan in state.plans:
             if plan.index in generated:
                 plan.password = generated[plan.index]
-        batch.check()
-        return batch
+        state.check()
+        return state
 
+    record = None
     with transaction.atomic():
-        batch = checked()
-        result = batch.result(committed=False)
+        state = checked()
+        result = state.result(committed=False)
         if result.ok:
+            if batch is not None:
+                record = ChangeBatch(
+                    organization=organization,
+                    kind=batch.kind,
+                    detail=batch.detail,
+                    actor=actor.user,
+                    actor_label=actor.label[:300],
+                    undo_of=batch.undo_of,
+                )
             try:
                 with transaction.atomic():
-                    _write(batch, hashes)
+                    _write(state, hashes, record)
             except IntegrityError:
                 # Login IDs are unique across organizations, whose changes do not share a lock:
                 # another organization's transaction took one and committed meanwhile. Checked
                 # again, the batch is refused with the usual message.
-                batch = checked()
-                result = batch.result(committed=False)
+                state = checked()
+                result = state.result(committed=False)
                 if result.ok:
                     raise
         if not result.ok:
             # Nothing of a refused batch may stay, whatever ran in this transaction.
             transaction.set_rollback(True)
             return result
-        result = batch.result(committed=True)
-    for outcome, plan in zip(result.outcomes, batch.plans, strict=True):
+        result = state.result(committed=True)
+        result.batch = record
+        _schedule(state.plans)
+    for outcome, plan in zip(result.outcomes, state.plans, strict=True):
         outcome.user = plan.user
         outcome.removed = plan.removed
         if plan.index in generated:
@@ -1196,6 +1228,229 @@ def apply_changes(
     if progress:
         progress("writing", len(changes), len(changes))
     return result
+
+
+# --- Undo -----------------------------------------------------------------------------------------
+
+
+UNDOABLE = frozenset(
+    {
+        ChangeBatch.Kind.DEACTIVATE,
+        ChangeBatch.Kind.ACTIVATE,
+        ChangeBatch.Kind.GRANT,
+        ChangeBatch.Kind.REVOKE,
+    }
+)
+
+
+def undo_batch(
+    *, organization: Organization, actor: Actor, batch_id, commit: bool = True
+) -> ChangeResult:
+    """Undo a batch (other than a deletion) within ChangeBatch.UNDO_DAYS: restore the previous
+    values of exactly the fields and services the batch changed, checked by apply_changes like
+    any change (a seat taken since refuses it, with the reason), recorded as a batch of its own.
+    A user whose field has been changed again since is not silently reverted: that is a
+    problem of its own ("undo_changed_since")."""
+    record = ChangeBatch.objects.filter(organization=organization, pk=batch_id).first()
+    refusal = _undo_refusal(record)
+    if refusal is not None:
+        return ChangeResult(
+            outcomes=[Outcome(change=Change(), status=ERROR, problems=[refusal])], committed=False
+        )
+    events = list(
+        AuditEvent.objects.filter(batch=record, target__isnull=False)
+        .exclude(changes={})
+        .order_by("id")
+    )
+    current = {u.pk: u for u in User.all_objects.filter(pk__in=[e.target_id for e in events])}
+    grants: dict[int, Grants] = defaultdict(dict)
+    for user_id, code, level in ServiceGrant.objects.filter(
+        organization=organization, user_id__in=list(current)
+    ).values_list("user_id", "service", "level"):
+        grants[user_id][code] = level
+    undos = [_undo_change(event, current.get(event.target_id), grants) for event in events]
+    changed_since = [
+        Problem(
+            field=GENERAL,
+            message=_(
+                "%(name)s was changed again after this batch (%(fields)s): undo that change "
+                "first, or leave it."
+            )
+            % {
+                "name": current[change.user_id].name,
+                "fields": ", ".join(_change_label(key) for key in since),
+            },
+            code="undo_changed_since",
+            index=i,
+        )
+        for i, (change, since) in enumerate(undos)
+        if since
+    ]
+    # Changed since: the undo is refused as a whole, like any batch with a problem.
+    result = apply_changes(
+        organization=organization,
+        actor=actor,
+        changes=[change for change, _since in undos],
+        commit=commit and not changed_since,
+        batch=BatchSpec(kind=ChangeBatch.Kind.UNDO, undo_of=record),
+    )
+    for problem in changed_since:
+        result.outcomes[problem.index].problems.append(problem)
+        result.outcomes[problem.index].status = ERROR
+    return result
+
+
+def _undo_refusal(record: ChangeBatch | None) -> Problem | None:
+    if record is None:
+        return Problem(field=GENERAL, message=_("No such batch of changes."), code="batch_missing")
+    if record.kind not in UNDOABLE:
+        return Problem(
+            field=GENERAL,
+            message=_("Deletions and undos cannot be undone."),
+            code="batch_not_undoable",
+        )
+    if hasattr(record, "undone_by"):
+        return Problem(
+            field=GENERAL, message=_("This batch was already undone."), code="batch_undone"
+        )
+    if timezone.now() > record.undoable_until:
+        return Problem(
+            field=GENERAL,
+            message=_("A batch can be undone for %(days)d days after it was made.")
+            % {"days": ChangeBatch.UNDO_DAYS},
+            code="batch_too_old",
+        )
+    return None
+
+
+def _undo_change(event: AuditEvent, user: User | None, grants) -> tuple[Change, list]:
+    """The change that puts back what `event` changed, and the fields changed since (if any)."""
+    if user is None:
+        return Change(user_id=event.target_id), []
+    fields, since = {}, []
+    grant: Grants = {}
+    revoke: list[str] = []
+    for key, (before, after) in event.changes.items():
+        if key in SETTABLE_KEYS:
+            if _audit_value(getattr(user, key)) != after:
+                since.append(key)
+            else:
+                fields[key] = before
+        elif key == "services":
+            was, became = (_grants_of_summary(x) for x in (before, after))
+            now = grants.get(user.pk, {})
+            for code in was.keys() | became.keys():
+                if was.get(code) == became.get(code):
+                    continue
+                if now.get(code) != became.get(code):
+                    since.append("services")
+                elif code in was:
+                    grant[code] = was[code]
+                else:
+                    revoke.append(code)
+    change = Change(user_id=user.pk, fields=fields, grant=grant, revoke=revoke)
+    return change, sorted(set(since))
+
+
+def _grants_of_summary(summary) -> Grants:
+    grants: Grants = {}
+    for item in summary or []:
+        code, _sep, level = item.partition("=")
+        grants[code] = level
+    return grants
+
+
+# --- Scheduled deactivation -----------------------------------------------------------------------
+
+
+def _schedule(plans: list[_Plan]) -> None:
+    """After the commit, the worker is asked to run at each newly set deactivation time."""
+    due = sorted(
+        {
+            p.after["deactivate_at"]
+            for p in plans
+            if not p.problems
+            and not p.deleting
+            and p.after.get("deactivate_at") is not None
+            and p.after.get("deactivate_at") != p.before.get("deactivate_at")
+        }
+    )
+    for when in due:
+        transaction.on_commit(lambda when=when: _enqueue_deactivations(when))
+
+
+def _enqueue_deactivations(when: datetime) -> None:
+    # A backend that runs tasks at once (the tests') cannot wait: there the sweep is called.
+    if deactivate_due_users.get_backend().supports_defer:
+        deactivate_due_users.using(run_after=when).enqueue()
+
+
+@task()
+def deactivate_due_users() -> int:
+    """Deactivate every user whose scheduled time has come, through apply_changes, one
+    organization's users as one batch; returns how many were deactivated. Run by the task
+    worker at each scheduled time (and by the deactivate_due_users command, for a cron)."""
+    return run_due_deactivations()
+
+
+def run_due_deactivations(now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    done = 0
+    due = (
+        User.objects.filter(deactivate_at__lte=now)
+        .values_list("organization_id", "pk")
+        .order_by("organization_id", "pk")
+    )
+    by_org: dict[int, list[int]] = defaultdict(list)
+    for organization_id, user_id in due:
+        by_org[organization_id].append(user_id)
+    actor = Actor(user=None, label="schedule", channel=AuditEvent.Channel.SCHEDULE)
+    for organization_id, user_ids in by_org.items():
+        organization = Organization.objects.select_related("contract").get(pk=organization_id)
+        changes = [
+            Change(user_id=pk, fields={"is_active": False, "deactivate_at": None})
+            for pk in user_ids
+        ]
+        result = apply_changes(
+            organization=organization,
+            actor=actor,
+            changes=changes,
+            batch=BatchSpec(kind=ChangeBatch.Kind.SCHEDULE),
+        )
+        if not result.committed:
+            # The ones that can be deactivated are; the others (the last active admin) keep
+            # their seat, lose the schedule, and the refusal is recorded.
+            refused = {o.change.user_id: o.problems for o in result.outcomes if o.problems}
+            ok = [c for c in changes if c.user_id not in refused]
+            if ok:
+                result = apply_changes(
+                    organization=organization,
+                    actor=actor,
+                    changes=ok,
+                    batch=BatchSpec(kind=ChangeBatch.Kind.SCHEDULE),
+                )
+            _record_refused_schedules(organization, actor, refused)
+        done += sum(1 for o in result.outcomes if o.status == UPDATE and result.committed)
+    return done
+
+
+def _record_refused_schedules(organization, actor: Actor, refused: dict) -> None:
+    """A scheduled deactivation that a rule refuses (the last active admin) is dropped, and the
+    refusal is recorded where the admins will see it."""
+    with transaction.atomic():
+        for user in User.objects.filter(organization=organization, pk__in=list(refused)):
+            user.deactivate_at = None
+            user.version += 1
+            user.save(update_fields=["deactivate_at", "version", "updated_at"])
+            audit_record(
+                actor=actor,
+                action=AuditEvent.Action.USER_DEACTIVATE,
+                organization=organization,
+                target=user,
+                outcome=AuditEvent.Outcome.FAILURE,
+                detail=" ".join(p.message for p in refused[user.pk]),
+                target_version=user.version,
+            )
 
 
 # --- One user at a time ------------------------------------------------------------------------
