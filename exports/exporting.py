@@ -19,15 +19,7 @@ MAX_REPORTED = 50
 
 
 def export_queryset(*, organization: Organization, params: dict) -> QuerySet:
-    return selectors.user_list(
-        organization=organization,
-        search=params.get("q", ""),
-        role=params.get("role", ""),
-        status=params.get("status", ""),
-        service=params.get("service", ""),
-        sort=params.get("sort", "name"),
-        descending=params.get("dir") == "desc",
-    )
+    return selectors.user_list_for(organization=organization, params=params)
 
 
 def unencodable_users(qs: QuerySet, encoding: str) -> tuple[list[dict], int]:

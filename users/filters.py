@@ -3,6 +3,7 @@
 from urllib.parse import urlencode
 
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
@@ -37,6 +38,18 @@ class UserFilterForm(forms.Form):
         ],
     )
     service = forms.ChoiceField(label=gettext_lazy("Service"), required=False)
+    idle = forms.ChoiceField(
+        label=gettext_lazy("Last sign-in"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Any time")),
+            *(
+                (str(days), format_lazy(gettext_lazy("No sign-in for {days} days"), days=days))
+                for days in selectors.IDLE_DAYS
+            ),
+            (selectors.NEVER, gettext_lazy("Never signed in")),
+        ],
+    )
     sort = forms.ChoiceField(
         required=False, choices=[(k, k) for k in selectors.SORTS], widget=forms.HiddenInput
     )
@@ -74,7 +87,7 @@ class UserFilterForm(forms.Form):
 
 
 # The parameters that narrow the list (the others only order or page it).
-NARROWING = ("q", "role", "status", "service")
+NARROWING = ("q", "role", "status", "service", "idle")
 
 
 def is_filtered(params: dict) -> bool:
@@ -87,6 +100,7 @@ def list_params(filters: UserFilterForm) -> dict:
         "role": filters.value("role"),
         "status": filters.value("status"),
         "service": filters.value("service"),
+        "idle": filters.value("idle"),
         "sort": filters.value("sort", "name"),
         "dir": filters.value("dir", "asc"),
         "per_page": filters.value("per_page", DEFAULT_PAGE_SIZE),

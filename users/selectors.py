@@ -2,6 +2,7 @@
 tenant fails at the call, not in production."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db.models import (
     F,
@@ -13,6 +14,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Concat
+from django.utils import timezone
 
 from accounts.models import Organization, User
 from mfa import selectors as mfa_selectors
@@ -52,6 +54,22 @@ def _grants_column():
     )
 
 
+# The idle filter: no sign-in for this many days (a user who never signed in counts from the
+# day they were added), or never signed in at all.
+IDLE_DAYS = (30, 60, 90)
+NEVER = "never"
+
+
+def idle_filter(idle: str, *, now=None) -> Q | None:
+    """The condition of an idle filter value ("30", "60", "90" or "never"), None for others."""
+    if idle == NEVER:
+        return Q(last_login__isnull=True)
+    if idle in {str(days) for days in IDLE_DAYS}:
+        since = (now or timezone.now()) - timedelta(days=int(idle))
+        return Q(last_login__lt=since) | Q(last_login__isnull=True, created_at__lt=since)
+    return None
+
+
 def user_list(
     *,
     organization: Organization,
@@ -59,10 +77,13 @@ def user_list(
     role: str = "",
     status: str = "",
     service: str = "",
+    idle: str = "",
     sort: str = "name",
     descending: bool = False,
 ) -> QuerySet[User]:
     qs = User.objects.filter(organization=organization)
+    if (idle_q := idle_filter(idle)) is not None:
+        qs = qs.filter(idle_q)
     if search:
         qs = qs.filter(
             Q(name__icontains=search)
@@ -84,6 +105,21 @@ def user_list(
             .values("user_id")
         )
     return order_users(qs, sort=sort, descending=descending)
+
+
+def user_list_for(*, organization: Organization, params: dict) -> QuerySet[User]:
+    """user_list() for the User List's parameters (users.filters.list_params): the list, its
+    export and its bulk actions select the same users."""
+    return user_list(
+        organization=organization,
+        search=params.get("q", ""),
+        role=params.get("role", ""),
+        status=params.get("status", ""),
+        service=params.get("service", ""),
+        idle=params.get("idle", ""),
+        sort=params.get("sort", "name"),
+        descending=params.get("dir") == "desc",
+    )
 
 
 def order_users(qs: QuerySet[User], *, sort: str, descending: bool) -> QuerySet[User]:

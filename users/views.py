@@ -166,15 +166,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
     organization = request.organization
     filters = UserFilterForm(request.GET or None, organization=organization)
     params = list_params(filters)
-    qs = selectors.user_list(
-        organization=organization,
-        search=params["q"],
-        role=params["role"],
-        status=params["status"],
-        service=params["service"],
-        sort=params["sort"],
-        descending=params["dir"] == "desc",
-    )
+    qs = selectors.user_list_for(organization=organization, params=params)
     meter = selectors.seat_meter(organization=organization)
     filtered = is_filtered(params)
     page = paginate(
