@@ -270,6 +270,9 @@ class UserSession(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="session_links"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Where the session was started from, for the user page's list of active sessions.
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["user"], name="users_session_user_idx")]

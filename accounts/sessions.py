@@ -5,6 +5,7 @@ import time
 
 from django.contrib.sessions.models import Session
 
+from .backends import client_ip
 from .models import User, UserSession
 
 AUTH_AT_KEY = "_auth_at"
@@ -20,7 +21,15 @@ def session_register(*, request, user: User, signed_in: bool = True) -> None:
         session[AUTH_AT_KEY] = now
     session[SEEN_AT_KEY] = now
     session.save()  # the row must exist before the link points at it
-    UserSession.objects.update_or_create(session_id=session.session_key, defaults={"user": user})
+    agent = request.META.get("HTTP_USER_AGENT", "")
+    UserSession.objects.update_or_create(
+        session_id=session.session_key,
+        defaults={
+            "user": user,
+            "ip_address": client_ip(request),
+            "user_agent": "".join(ch for ch in agent if ch.isprintable())[:300],
+        },
+    )
 
 
 def user_sessions_end(*, user: User, keep_session_key: str | None = None) -> int:

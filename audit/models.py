@@ -71,6 +71,7 @@ class AuditEvent(models.Model):
         PERMISSIONS_CHANGE = "permissions_change", _("Services changed")
         EXPORT = "export", _("User list exported")
         IMPORT = "import", _("Users imported")
+        SESSIONS_END = "sessions_end", _("Signed out everywhere")
         MFA_ENROLL = "mfa_enroll", _("2-step verification method added")
         MFA_REMOVE = "mfa_remove", _("2-step verification method removed")
         MFA_RESET = "mfa_reset", _("2-step verification reset")
