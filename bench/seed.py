@@ -76,7 +76,7 @@ GIVEN = [
 _USERS_SQL = """
 INSERT INTO users_user (password, last_login, organization_id, login_id, login_id_key, name,
     locale, time_zone, role, extension, is_active, must_change_password, deleted_at,
-    created_at, updated_at)
+    created_at, updated_at, version, external_id)
 SELECT %(pw)s,
        CASE WHEN g %% 5 = 0 THEN NULL ELSE now() - (g %% 2000) * interval '1 hour' END,
        %(org)s,
@@ -87,7 +87,7 @@ SELECT %(pw)s,
        CASE WHEN g %% 7 = 3 THEN 'en' ELSE 'ja' END, 'Asia/Tokyo',
        CASE WHEN g %% 50 = 1 THEN 'admin' ELSE 'member' END,
        CASE WHEN g <= 899999 THEN (100000 + g)::text ELSE '' END,
-       g %% 13 <> 5, false, NULL, now(), now()
+       g %% 13 <> 5, false, NULL, now(), now(), 1, ''
 FROM generate_series(1, %(n)s) AS g
 """
 
