@@ -83,6 +83,13 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Only for fragments Django's engine renders too slowly (the User List's rows); they
+        # live in <app>/jinja2/ and are placed into Django templates.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "miitel_admin.jinja_env.environment"},
+    },
 ]
 
 # --- Database -----------------------------------------------------------------------------------
