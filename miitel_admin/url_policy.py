@@ -23,6 +23,8 @@ POLICY: dict[str, Policy] = {
     "healthz": Policy(PUBLIC, ("GET",)),
     "logout": Policy(SIGNED_IN, ("POST",)),
     "password_change": Policy(SIGNED_IN, ("GET", "POST")),
+    # The header's language switch: the signed-in user's own locale, or a cookie before sign-in.
+    "language": Policy(PUBLIC, ("POST",)),
     "users:list": Policy(ADMIN, ("GET",)),
     "users:create": Policy(ADMIN, ("GET", "POST")),
     "users:edit": Policy(ADMIN, ("GET", "POST"), scoped="user"),

@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from users import views as user_views
+from users import views_account
 
 from . import views
 
@@ -9,6 +10,7 @@ urlpatterns = [
     path("login/", user_views.LoginView.as_view(), name="login"),
     path("logout/", user_views.LogoutView.as_view(), name="logout"),
     path("password/change/", user_views.password_change, name="password_change"),
+    path("language/", views_account.language_switch, name="language"),
     path("healthz", views.healthz, name="healthz"),
     path("users/", include("exports.urls")),
     path("users/", include("users.urls")),

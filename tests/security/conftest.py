@@ -126,6 +126,8 @@ def payload(name: str, world: dict) -> dict:
     target = world["target_a"]
     if name == "login":
         return {"username": world["admin_a"].login_id, "password": PASSWORD}
+    if name == "language":
+        return {"language": "en", "next": "/users/"}
     if name == "password_change":
         return {
             "old_password": PASSWORD,
