@@ -32,6 +32,7 @@ POLICY: dict[str, Policy] = {
     "users:deactivate": Policy(ADMIN, ("GET", "POST"), scoped="user"),
     "users:delete": Policy(ADMIN, ("GET", "POST"), scoped="user"),
     "audit:list": Policy(ADMIN, ("GET",)),
+    "audit_export": Policy(ADMIN, ("GET", "POST")),
     "analytics:calls": Policy(ADMIN, ("GET",)),
     "analytics:dashboard": Policy(ADMIN, ("GET",)),
     "analytics:meetings": Policy(ADMIN, ("GET",)),

@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from exports import audit_views
 from users import views as user_views
 from users import views_account
 
@@ -14,6 +15,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("users/", include("exports.urls")),
     path("users/", include("users.urls")),
+    path("audit/export/", audit_views.audit_export, name="audit_export"),
     path("audit/", include("audit.urls")),
     path("", include("analytics.urls")),
 ]

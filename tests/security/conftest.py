@@ -155,7 +155,7 @@ def payload(name: str, world: dict) -> dict:
             "extension": "",
             "is_active": "on",
         }
-    if name == "exports:export":
+    if name in ("exports:export", "audit_export"):
         return {"encoding": "utf-8"}
     if name == "exports:import":
         return {
