@@ -18,9 +18,8 @@ from analytics.models import (
     TableTheme,
 )
 from audit.models import AuditEvent
-from exports.models import ImportJob
-from tests.browser.conftest import foreign_text
 from audit.services import Actor
+from exports.models import ImportJob
 from tests.analytics.factories import (
     BookmarkedFilterFactory,
     CallRecordFactory,
@@ -28,6 +27,7 @@ from tests.analytics.factories import (
     MeetingParticipantFactory,
     TableThemeFactory,
 )
+from tests.browser.conftest import foreign_text
 from tests.factories import PASSWORD, AdminFactory, GrantFactory, OrganizationFactory, UserFactory
 from users import services
 
@@ -133,7 +133,7 @@ def test_every_page_passes_axe_in_both_languages(new_page, axe, screenshot, lang
     page.locator("main form button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"/password/change/"))
     check("password-change")
-    page.locator("header form[action=\"/logout/\"] button").click()  # sign out
+    page.locator('header form[action="/logout/"] button').click()  # sign out
 
     page.locator("#id_username").fill(admin.login_id)
     page.locator("#id_password").fill(PASSWORD)
