@@ -92,3 +92,48 @@ def test_every_menu_item_is_whole_and_works(new_page, screenshot, organization, 
         item.click()
         expect(page).to_have_url(re.compile(rf"/users/{target.pk}/{label.lower()}/\?next="))
         expect(page.locator("h1")).to_be_visible()
+
+
+# How many lines each cell of a row takes (the ⋮ cell holds the menu, a pop-up): the boxes of its text, grouped by their top (text of
+# different sizes on one line starts a few pixels apart; a wrapped line a line-height lower).
+CELL_LINES = """(row) => Array.from(row.querySelectorAll('td:not(.col-actions)')).map((td) => {
+  const tops = [];
+  const walker = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (!n.textContent.trim()) continue;
+    const range = document.createRange();
+    range.selectNodeContents(n);
+    for (const r of range.getClientRects()) if (r.width > 0) tops.push(r.top);
+  }
+  tops.sort((a, b) => a - b);
+  let lines = 0, last = -1000;
+  for (const t of tops) { if (t - last > 10) { lines += 1; last = t; } }
+  return [td.className, lines];
+})"""
+
+
+def test_a_row_stays_on_one_line_in_english_at_1366_pixels(new_page, screenshot, organization):
+    admin, members = organization
+    from permissions import catalog
+    from tests.factories import GrantFactory
+
+    wide = members[0]
+    for service in catalog.GRANTABLE:
+        if not service.has_levels:
+            GrantFactory(user=wide, service=service.code)
+    wide.name = "Alexandria Montgomery-Smith"  # 27 of the 30 characters a name may have
+    wide.save(update_fields=["name"])
+    page = sign_in(new_page, admin, "en", viewport=VIEWPORTS["1366x900"])
+
+    row = page.locator("tbody tr", has_text="Alexandria")
+    lines = dict(row.evaluate(CELL_LINES))
+
+    assert all(n <= 1 for n in lines.values()), sorted(lines.items())
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 1366, width  # and the page does not scroll sideways
+    fits = page.evaluate(
+        "() => { const t = document.querySelector('table.user-table');"
+        " return [t.getBoundingClientRect().right, t.parentElement.getBoundingClientRect().right]; }"
+    )
+    assert fits[0] <= fits[1] + 1, fits  # nor does the table stick out of its box
+    screenshot(page, "user-list-one-line-1366-en")
