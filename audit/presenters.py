@@ -105,14 +105,15 @@ def field_label(event: AuditEvent, field: str) -> str:
 
 
 def changes(event: AuditEvent) -> list[Change]:
-    return [
-        Change(
-            field=field_label(event, field),
-            before=value_text(field, pair[0] if isinstance(pair, list | tuple) else None),
-            after=value_text(field, pair[1] if isinstance(pair, list | tuple) else pair),
-        )
-        for field, pair in (event.changes or {}).items()
-    ]
+    """Each change in words; a field that reads the same before and after (an added user's
+    empty extension: None then "") is left out."""
+    shown = []
+    for field, pair in (event.changes or {}).items():
+        before = value_text(field, pair[0] if isinstance(pair, list | tuple) else None)
+        after = value_text(field, pair[1] if isinstance(pair, list | tuple) else pair)
+        if before != after:
+            shown.append(Change(field=field_label(event, field), before=before, after=after))
+    return shown
 
 
 def actor(event: AuditEvent) -> Party:

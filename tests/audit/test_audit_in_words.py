@@ -101,6 +101,24 @@ def test_a_deleted_user_is_shown_by_name_marked_deleted(admin_client_a, admin_a,
     assert "退職 次郎（削除済み）" in content
 
 
+def test_a_field_empty_before_and_after_is_not_listed(admin_client_a, admin_a, org_a):
+    services.user_create(
+        actor=as_admin(admin_a),
+        organization=org_a,
+        login_id="plain@a.example.com",
+        name="Plain",
+        password="Plain-pass-2026",
+    )
+    User.objects.filter(pk=admin_a.pk).update(locale="en")
+
+    content = admin_client_a.get(AUDIT_URL, {"action": "user_create"}).content.decode()
+
+    fields = [field for field, _value in changes_shown(content)]
+    assert "User name" in fields
+    assert "Extension number" not in fields  # none then, none now
+    assert "Services" not in fields
+
+
 def test_filter_by_the_user_acted_on(admin_client_a, admin_a, member_a, history):
     User.objects.filter(pk=admin_a.pk).update(locale="en")
     leaver = history["leaver"]

@@ -94,8 +94,9 @@ def test_every_menu_item_is_whole_and_works(new_page, screenshot, organization, 
         expect(page.locator("h1")).to_be_visible()
 
 
-# How many lines each cell of a row takes (the ⋮ cell holds the menu, a pop-up): the boxes of its text, grouped by their top (text of
-# different sizes on one line starts a few pixels apart; a wrapped line a line-height lower).
+# How many lines each cell of a row takes (not the ⋮ cell: it holds the menu, a pop-up): the
+# boxes of its text, grouped by their top (text of different sizes on one line starts a few
+# pixels apart; a wrapped line starts a line-height lower).
 CELL_LINES = """(row) => Array.from(row.querySelectorAll('td:not(.col-actions)')).map((td) => {
   const tops = [];
   const walker = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
@@ -132,8 +133,8 @@ def test_a_row_stays_on_one_line_in_english_at_1366_pixels(new_page, screenshot,
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 1366, width  # and the page does not scroll sideways
     fits = page.evaluate(
-        "() => { const t = document.querySelector('table.user-table');"
-        " return [t.getBoundingClientRect().right, t.parentElement.getBoundingClientRect().right]; }"
+        "() => { const t = document.querySelector('table.user-table'); return"
+        " [t.getBoundingClientRect().right, t.parentElement.getBoundingClientRect().right]; }"
     )
     assert fits[0] <= fits[1] + 1, fits  # nor does the table stick out of its box
     screenshot(page, "user-list-one-line-1366-en")
