@@ -111,3 +111,15 @@ def test_a_user_with_a_temporary_password_can_switch_on_the_change_page(client, 
     assert response["Location"] == reverse("password_change")
     assert User.objects.get(pk=user.pk).locale == "en"
     assert "Change your password" in client.get(reverse("password_change")).content.decode()
+
+
+def test_an_error_page_offers_the_switch_without_echoing_its_url(admin_client_a, admin_a):
+    page = admin_client_a.get("/users/999999/edit/")
+
+    assert page.status_code == 404
+    content = page.content.decode()
+    assert 'name="next" value=""' in content
+    assert "999999" not in content
+    response = switch(admin_client_a, "en", "")
+    assert response["Location"] == reverse("home")
+    assert User.objects.get(pk=admin_a.pk).locale == "en"
