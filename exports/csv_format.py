@@ -304,6 +304,13 @@ def decode_file(data: bytes, encoding: str) -> str:
             )
             % {"line": _first_non_ascii_line(data)}
         )
+    if b"\x00" in data:
+        # A NUL is never CSV text (no encoding offered writes one in text), and the database
+        # cannot hold it in a report: the file is refused, naming the line.
+        raise CsvFormatError(
+            _("The file contains a NUL character (line %(line)d): it is not a CSV text file.")
+            % {"line": data[: data.index(b"\x00")].count(b"\n") + 1}
+        )
     try:
         return data.decode(codec)
     except UnicodeDecodeError as error:

@@ -280,6 +280,18 @@ def test_decode_accepts_and_drops_a_utf8_bom(encoding):
     assert decode_file(text.encode(), encoding) == text
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "shift_jis"])
+def test_a_nul_byte_is_an_error_naming_its_line(encoding):
+    """Regression: a NUL in an uploaded file reached the import report, which PostgreSQL
+    cannot store (a 500)."""
+    data = b"Login ID,User name,Active\r\nu@example.com,Taro,1\r\n\x00\r\n"
+    with pytest.raises(CsvFormatError) as excinfo, translation.override("en"):
+        decode_file(data, encoding)
+    assert str(excinfo.value) == (
+        "The file contains a NUL character (line 3): it is not a CSV text file."
+    )
+
+
 def test_decode_shift_jis_reads_cp932():
     text = f"Login ID,User name\r\nu@example.com,{CP932_ONLY}\r\n"
     assert decode_file(text.encode("cp932"), "shift_jis") == text
