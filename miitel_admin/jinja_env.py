@@ -10,9 +10,8 @@ as it does in Django's."""
 
 from collections.abc import Iterator
 
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.dateformat import format as format_date
-from django.utils.formats import get_format
 from jinja2 import BaseLoader
 from jinja2 import Environment as BaseEnvironment
 from jinja2.ext import Extension
@@ -73,16 +72,10 @@ class Environment(BaseEnvironment):
         return super().get_template(name, parent, globals)
 
 
-def _local_datetime(value) -> str:
-    """A datetime in the viewer's time zone and language: Django's `date` filter with
-    SHORT_DATETIME_FORMAT (formats/<language>/formats.py)."""
-    return format_date(timezone.localtime(value), get_format("SHORT_DATETIME_FORMAT"))
-
-
 def environment(**options) -> Environment:
     options["loader"] = PerLanguageLoader(options["loader"])
     env = Environment(extensions=[CompiledTranslations], **options)
     env.globals["_"] = translation.gettext
-    env.filters["local_datetime"] = _local_datetime
-    env.filters["isoformat"] = lambda value: timezone.localtime(value).isoformat()
+    # A datetime in a Django date format (formats/<language>/formats.py): Django's `date`.
+    env.filters["date"] = format_date
     return env

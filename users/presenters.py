@@ -2,10 +2,13 @@
 Jinja2 template users/user_rows.html, which the Django page places) and the filter <select>s."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import quote
 
 from django.template import engines
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import get_format
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
@@ -24,6 +27,7 @@ class Row:
     user: User
     is_admin: bool
     granted: frozenset[str]
+    last_login: datetime | None  # in the viewer's time zone
     edit_url: str
     activate_url: str | None
     deactivate_url: str | None
@@ -53,6 +57,7 @@ def user_rows(*, users, actor: User, services: list[catalog.Service], back: str)
             user=user,
             is_admin=user.is_admin,
             granted=frozenset(selectors.parse_grants(user.grant_codes)),
+            last_login=timezone.localtime(user.last_login) if user.last_login else None,
             edit_url=link(edit, user.pk),
             activate_url=link(activate, user.pk) if access.can_activate_user(actor, user) else None,
             deactivate_url=(
@@ -65,7 +70,14 @@ def user_rows(*, users, actor: User, services: list[catalog.Service], back: str)
     html = (
         engines["jinja2"]
         .env.get_template("users/user_rows.html")
-        .render({"rows": rows, "services": services})
+        .render(
+            {
+                "rows": rows,
+                "services": services,
+                # Looked up once per page, not once per row.
+                "datetime_format": get_format("SHORT_DATETIME_FORMAT"),
+            }
+        )
     )
     # An autoescaping Jinja2 template's output: every value in it was escaped there.
     return mark_safe(html)  # noqa: S308
