@@ -68,9 +68,10 @@ class UserContextMiddleware:
 
 class ForcedPasswordChangeMiddleware:
     """A temporary password (every password an admin or operator sets) allows only the
-    password change page and sign-out until the user has chosen their own."""
+    password change page, the language switch and sign-out until the user has chosen their
+    own."""
 
-    allowed_url_names = ("password_change", "logout")
+    allowed_url_names = ("password_change", "logout", "language")
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -2,18 +2,23 @@
 
 Calls and By-user rows are produced by one INSERT ... SELECT per table (PostgreSQL's
 generate_series, a recursive CTE on SQLite): a million call records take seconds, not minutes,
-because no row crosses from Python. Meetings, participants, themes, bookmarks and funnel teams
-are few and use bulk_create."""
+because no row crosses from Python. The demo's By-user rows are instead added up from its call
+records (derive_by_user_days), so its Dashboard is coherent; the bench's are generated apart.
+Meetings, participants, themes, bookmarks and funnel teams are few and use bulk_create."""
 
 import json
 import random
 from datetime import timedelta
 
 from django.db import connection
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from .models import (
     BookmarkedFilter,
+    ByUserDaily,
+    CallRecord,
     FunnelTeam,
     FunnelTeamMember,
     Meeting,
@@ -101,6 +106,32 @@ def generate_by_user_days(*, organization, user_ids, days: int) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, _params(organization, user_ids, today=today, days=days))
         return cursor.rowcount
+
+
+def derive_by_user_days(*, organization, user_ids, rng: random.Random) -> int:
+    """By-user rows added up from the users' call records: one row per user and day (in the
+    default time zone, as the Dashboard counts days) with that day's calls and talk time, so
+    the By-user table and the Dashboard's totals agree. Scores and talk ratios are made up."""
+    days = (
+        CallRecord.objects.filter(organization=organization, user_id__in=list(user_ids))
+        .annotate(day=TruncDate("started_at", tzinfo=timezone.get_default_timezone()))
+        .values("user_id", "day")
+        .annotate(calls=Count("id"), talk=Sum("duration_seconds"))
+        .order_by("user_id", "day")
+    )
+    rows = [
+        ByUserDaily(
+            organization=organization,
+            user_id=d["user_id"],
+            day=d["day"],
+            call_count=d["calls"],
+            talk_seconds=d["talk"],
+            talk_ratio=round(0.2 + rng.random() * 0.6, 3),
+            score=round(40 + rng.random() * 60, 1),
+        )
+        for d in days.iterator(chunk_size=5000)
+    ]
+    return len(ByUserDaily.objects.bulk_create(rows, batch_size=5000))
 
 
 MEETING_TITLES = [

@@ -13,11 +13,17 @@ from accounts.pagination import paginate
 from . import selectors
 
 PER_PAGE = 50
+DEFAULT_DAYS = 30
 
 
 class UserChoiceField(forms.ModelChoiceField):
+    """Users by name, with the login ID beside it: two users of the same name are told apart."""
+
     def label_from_instance(self, obj):
-        return obj.name if obj.is_active else _("%(name)s (deactivated)") % {"name": obj.name}
+        values = {"name": obj.name, "login_id": obj.login_id}
+        if obj.is_active:
+            return _("%(name)s (%(login_id)s)") % values
+        return _("%(name)s (%(login_id)s, deactivated)") % values
 
 
 class CleanValuesMixin:
@@ -43,7 +49,9 @@ class ActivityFilterForm(CleanValuesMixin, forms.Form):
         label=_("Period"),
         required=False,
         coerce=int,
-        empty_value=30,
+        # The period shown when none is chosen, and the one the unfilled form selects.
+        initial=DEFAULT_DAYS,
+        empty_value=DEFAULT_DAYS,
         choices=[
             (7, _("Last 7 days")),
             (30, _("Last 30 days")),
@@ -56,6 +64,12 @@ class ActivityFilterForm(CleanValuesMixin, forms.Form):
     def __init__(self, *args, organization, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["user"].queryset = selectors.user_options(organization=organization)
+        # The figures are for the default period when none (or a bad one) was asked for: the
+        # select must then show that period too, not its first choice.
+        periods = {str(value) for value, _label in self.fields["days"].choices}
+        if self.is_bound and self.data.get("days") not in periods:
+            self.data = self.data.copy()
+            self.data["days"] = str(DEFAULT_DAYS)
 
 
 def _page_links(page, params):
@@ -103,7 +117,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     form = ActivityFilterForm(request.GET or None, organization=organization)
     values = form.values()
     user = values.get("user")
-    days = values.get("days", 30)
+    days = values.get("days", DEFAULT_DAYS)
     since = selectors.period_start(days)
     return render(
         request,

@@ -86,6 +86,13 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Only for fragments Django's engine renders too slowly (the User List's rows); they
+        # live in <app>/jinja2/ and are placed into Django templates.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "miitel_admin.jinja_env.environment"},
+    },
 ]
 
 # --- Database -----------------------------------------------------------------------------------
@@ -242,6 +249,9 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = "Asia/Tokyo"
 USE_TZ = True
+# One date and time format per language on every page (ja 2026/12/02 12:47, en 2 Dec 2026,
+# 12:47): templates use SHORT_DATETIME_FORMAT, which these modules define.
+FORMAT_MODULE_PATH = ["miitel_admin.formats"]
 # The time zones the user form offers (IANA names). Published: JST only, for now.
 USER_TIME_ZONES = env.list("USER_TIME_ZONES", default=["Asia/Tokyo"])
 

@@ -40,6 +40,8 @@ POLICY: dict[str, Policy] = {
     "mfa:recovery_regenerate": Policy(SIGNED_IN, ("GET", "POST")),
     "mfa:reset": Policy(ADMIN, ("GET", "POST"), scoped="user"),
     "mfa:policy": Policy(ADMIN, ("GET", "POST")),
+    # The header's language switch: the signed-in user's own locale, or a cookie before sign-in.
+    "language": Policy(PUBLIC, ("POST",)),
     "users:list": Policy(ADMIN, ("GET",)),
     "users:create": Policy(ADMIN, ("GET", "POST")),
     "users:edit": Policy(ADMIN, ("GET", "POST"), scoped="user"),
@@ -47,6 +49,7 @@ POLICY: dict[str, Policy] = {
     "users:deactivate": Policy(ADMIN, ("GET", "POST"), scoped="user"),
     "users:delete": Policy(ADMIN, ("GET", "POST"), scoped="user"),
     "audit:list": Policy(ADMIN, ("GET",)),
+    "audit_export": Policy(ADMIN, ("GET", "POST")),
     "analytics:calls": Policy(ADMIN, ("GET",)),
     "analytics:dashboard": Policy(ADMIN, ("GET",)),
     "analytics:meetings": Policy(ADMIN, ("GET",)),

@@ -1,6 +1,8 @@
 from django.urls import include, path
 
+from exports import audit_views
 from users import views as user_views
+from users import views_account
 
 from . import views
 
@@ -9,10 +11,12 @@ urlpatterns = [
     path("login/", user_views.LoginView.as_view(), name="login"),
     path("logout/", user_views.LogoutView.as_view(), name="logout"),
     path("password/change/", user_views.password_change, name="password_change"),
+    path("language/", views_account.language_switch, name="language"),
     path("healthz", views.healthz, name="healthz"),
     path("", include("mfa.urls")),
     path("users/", include("exports.urls")),
     path("users/", include("users.urls")),
+    path("audit/export/", audit_views.audit_export, name="audit_export"),
     path("audit/", include("audit.urls")),
     path("", include("analytics.urls")),
 ]

@@ -33,10 +33,17 @@ class Service:
     levels: tuple[Level, ...] = field(default=())
     # False for Administrative privileges: it is the user's role, not a grant row.
     grantable: bool = True
+    # The User List's badge: a mark short enough for nine in a row, in both languages (the
+    # page explains each in a legend and in the badge's title and screen-reader text).
+    shorts: dict[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
         return _pick(self.labels)
+
+    @property
+    def short(self) -> str:
+        return _pick(self.shorts) if self.shorts else self.label
 
     @property
     def has_levels(self) -> bool:
@@ -79,29 +86,64 @@ SERVICES: tuple[Service, ...] = (
         {"en": "Monitoring privileges", "ja": "モニタリング権限"},
         group="phone",
         requires=(PHONE,),
+        shorts={"en": "Mon", "ja": "モニタ"},
     ),
-    Service(PHONE, {"en": "MiiTel Phone", "ja": "MiiTel Phone"}, group="phone", seat_limited=True),
+    Service(
+        PHONE,
+        {"en": "MiiTel Phone", "ja": "MiiTel Phone"},
+        group="phone",
+        seat_limited=True,
+        shorts={"en": "☎", "ja": "☎"},
+    ),
     Service(
         PHONE_MOBILE,
         {"en": "MiiTel Phone Mobile", "ja": "MiiTel Phone Mobile"},
         group="phone",
         separate_contract=True,
+        shorts={"en": "Mob", "ja": "携帯"},
     ),
-    Service(CALL_HISTORY, {"en": "Call History", "ja": "通話履歴"}, group="analytics"),
-    Service(DASHBOARD, {"en": "Dashboard", "ja": "ダッシュボード"}, group="analytics"),
-    Service(VIDEO_ANALYTICS, {"en": "Video Analytics", "ja": "ビデオ解析"}, group="analytics"),
-    Service(FULLTEXT_SEARCH, {"en": "Full-text search", "ja": "全文検索"}, group="analytics"),
-    Service(FUNNEL, {"en": "Funnel (beta)", "ja": "ファネル（ベータ）"}, group="analytics"),
+    Service(
+        CALL_HISTORY,
+        {"en": "Call History", "ja": "通話履歴"},
+        group="analytics",
+        shorts={"en": "CH", "ja": "履歴"},
+    ),
+    Service(
+        DASHBOARD,
+        {"en": "Dashboard", "ja": "ダッシュボード"},
+        group="analytics",
+        shorts={"en": "DB", "ja": "ダッシュ"},
+    ),
+    Service(
+        VIDEO_ANALYTICS,
+        {"en": "Video Analytics", "ja": "ビデオ解析"},
+        group="analytics",
+        shorts={"en": "VA", "ja": "解析"},
+    ),
+    Service(
+        FULLTEXT_SEARCH,
+        {"en": "Full-text search", "ja": "全文検索"},
+        group="analytics",
+        shorts={"en": "FT", "ja": "全文"},
+    ),
+    Service(
+        FUNNEL,
+        {"en": "Funnel (beta)", "ja": "ファネル（ベータ）"},
+        group="analytics",
+        shorts={"en": "FN", "ja": "ファネル"},
+    ),
     Service(
         VIDEO_DASHBOARD,
         {"en": "Video Dashboard (beta)", "ja": "ビデオダッシュボード（ベータ）"},
         group="analytics",
+        shorts={"en": "VD", "ja": "動画"},
     ),
     Service(
         MEETING_ACCESS,
         {"en": "Edit meeting access permission", "ja": "会議履歴単位の閲覧制限設定"},
         group="meetings",
         separate_contract=True,
+        shorts={"en": "MA", "ja": "会議"},
         levels=(
             Level(MEETING_ACCESS_NONE, {"en": "None", "ja": "なし"}),
             Level(MEETING_ACCESS_HOST, {"en": "Host only", "ja": "ホストのみ"}),

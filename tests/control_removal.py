@@ -146,9 +146,9 @@ CONTROLS = [
     ),
     (
         "24 XSS: a name unescaped in the list",
-        "users/presenters.py",
-        "        name = escape(user.name)",
-        "        name = user.name",
+        "users/jinja2/users/user_rows.html",
+        '<a href="{{ row.edit_url }}">{{ user.name }}</a>',
+        '<a href="{{ row.edit_url }}">{{ user.name|safe }}</a>',
         "tests/security/test_input_fuzz.py",
     ),
     (

@@ -4,6 +4,7 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.forms import PasswordChangeForm as DjangoPasswordChangeForm
+from django.contrib.auth.forms import SetPasswordForm as DjangoSetPasswordForm
 from django.core.exceptions import ValidationError
 from django.utils.functional import lazy
 from django.utils.text import format_lazy
@@ -238,7 +239,11 @@ class PasswordChangeForm(DjangoPasswordChangeForm):
         self.fields["new_password1"].help_text = PublishedPasswordRuleValidator().get_help_text()
 
     def clean(self):
-        cleaned = super().clean()
+        # Django's SetPasswordForm.clean() reports the password rules under the confirmation
+        # field; they are about the new password, so they are reported under it.
+        self.validate_passwords("new_password1", "new_password2")
+        self.validate_password_for_user(self.user, "new_password1")
+        cleaned = super(DjangoSetPasswordForm, self).clean()
         password = cleaned.get("new_password1")
         old = cleaned.get("old_password")
         if password and old and password == old:

@@ -33,7 +33,7 @@ from . import selectors, services
 from .changes import Change, ChangeResult, Outcome, apply_changes, problem_message
 from .filters import UserFilterForm, is_filtered, list_params, query_string
 from .forms import LoginForm, PasswordChangeForm, UserForm
-from .presenters import filter_selects, user_rows_html
+from .presenters import filter_selects, list_services, user_rows
 
 # --- Sign-in, sign-out, password ----------------------------------------------------------------
 
@@ -181,11 +181,9 @@ def user_list(request: HttpRequest) -> HttpResponse:
         # exact however large the organization, without a count.
         total=None if filtered else meter.used,
     )
-    rows_html = user_rows_html(
-        users=page.rows,
-        actor=request.user,
-        contract=organization.contract,
-        back=request.get_full_path(),
+    shown_services = list_services(organization.contract)
+    rows_html = user_rows(
+        users=page.rows, actor=request.user, services=shown_services, back=request.get_full_path()
     )
     columns = []
     for key, label in COLUMNS:
@@ -210,6 +208,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
             "params": params,
             "page": page,
             "rows_html": rows_html,
+            "shown_services": shown_services,
             "columns": columns,
             "meter": meter,
             "page_urls": [

@@ -137,11 +137,13 @@ def test_rows_show_actor_action_target_before_after_and_ip(admin_client_a, event
     assert "User edited" in content
     assert "User deactivated" in content
     assert "Services changed" in content
-    assert "<dt>name</dt><dd>Bravo → Bravo Renamed</dd>" in content
-    assert "<dt>name</dt><dd>— → Alpha</dd>" in content
-    assert "<dt>is_active</dt><dd>True → False</dd>" in content
+    assert "<dt>User name</dt><dd>Bravo → Bravo Renamed</dd>" in content
+    assert "<dt>User name</dt><dd>— → Alpha</dd>" in content
+    assert "<dt>Status</dt><dd>Active → Deactivated</dd>" in content
+    assert "<dt>Services</dt><dd>— → MiiTel Phone</dd>" in content
+    assert "Operator (set_permissions, root)" in content
     assert "203.0.113.7" in content
-    assert '<time datetime="2024-03-11T00:30:00+09:00">2024-03-11 00:30:00</time>' in content
+    assert '<time datetime="2024-03-11T00:30:00+09:00">11 Mar 2024, 00:30</time>' in content
 
 
 def test_other_organizations_admin_sees_only_their_own_events(admin_client_b, events):
@@ -177,7 +179,7 @@ def test_changes_made_in_the_console_appear_without_the_password(admin_client_a,
     content = response.content.decode()
     assert "Temporary password set" in content
     assert "User edited" in content
-    assert "<dt>name</dt><dd>Member A → Member Renamed</dd>" in content
+    assert "<dt>User name</dt><dd>Member A → Member Renamed</dd>" in content
     assert password not in content
     member_a.refresh_from_db()
     assert member_a.password not in content

@@ -5,6 +5,7 @@ Chromium the browser tests are skipped with that reason, except under CI (REQUIR
 where a missing browser fails the run."""
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -124,3 +125,69 @@ def screenshot():
         return path
 
     return take
+
+
+# Words that are the same in both languages: product and format names, identifiers.
+PRODUCT_WORDS = (
+    "MiiTel Analytics",
+    "MiiTel Phone Mobile",
+    "MiiTel Phone",
+    "MiiTel Admin",
+    "MiiTel",
+    "Shift_JIS",
+    "UTF-8",
+    "CP932",
+    "BOM",
+    "CSV",
+    "Excel",
+    "Windows",
+    "IDs",
+    "ID",
+    "IP",
+    "Asia/Tokyo",
+    "JST",
+    "GMT",
+    "MB",
+)
+_VISIBLE_TEXT = """() => {
+  const lang = document.documentElement.lang;
+  const out = [];
+  const skip = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      if (e.tagName === 'SCRIPT' || e.tagName === 'STYLE' || e.tagName === 'NOSCRIPT') return true;
+      // A language's own name, marked as such (the language switch), is not the page's text.
+      if (e.hasAttribute && e.hasAttribute('lang') && e.getAttribute('lang') !== lang) return true;
+    }
+    return false;
+  };
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (n.textContent.trim() && !skip(n.parentElement)) out.push(n.textContent.trim());
+  }
+  for (const el of document.querySelectorAll('[title], [aria-label], [placeholder], [alt]')) {
+    if (skip(el)) continue;
+    for (const a of ['title', 'aria-label', 'placeholder', 'alt']) {
+      if (el.getAttribute(a)) out.push(el.getAttribute(a));
+    }
+  }
+  out.push(document.title);
+  return out;
+}"""
+_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w.-]+")
+_ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff01-\uff60]+")
+
+
+def foreign_text(page, language: str, data: list[str]) -> list[str]:
+    """Text of `page` in the other language: English words in the Japanese UI, Japanese in the
+    English UI. `data`: what users typed (names, titles ...), which is shown as typed; product
+    names and identifiers count as neither language."""
+    found = []
+    known = sorted({d for d in data if d}, key=len, reverse=True)
+    for text in page.evaluate(_VISIBLE_TEXT):
+        for value in (*known, *PRODUCT_WORDS):
+            text = text.replace(value, " ")
+        text = _EMAIL.sub(" ", text)
+        pattern = _ENGLISH_WORD if language == "ja" else _JAPANESE
+        found += pattern.findall(text)
+    return sorted(set(found))

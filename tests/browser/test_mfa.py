@@ -116,7 +116,7 @@ def test_required_enrolment_with_an_app_then_sign_in_with_its_code(
     assert RecoveryCode.objects.filter(user=admin).count() == 10
 
     # Sign out, and back in: the password, then the code of the next time step.
-    page.locator("header form button").click()
+    page.locator("header form[action='/logout/'] button").click()
     password_step(page, admin.login_id)
     expect(page).to_have_url(re.compile(r"/login/verify/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(text["verify"])
@@ -173,7 +173,7 @@ def test_a_passkey_added_on_the_security_page_signs_in(new_page, axe, screenshot
     assert credential.name == "Chromium" and credential.transports == ["internal"]
     page.get_by_role("link", name=text["continue"]).click()
 
-    page.locator("header form button").click()
+    page.locator("header form[action='/logout/'] button").click()
     password_step(page, admin.login_id)
     expect(page).to_have_url(re.compile(r"/login/verify/$"))
     found = {"verify-passkey": axe(page)}

@@ -172,6 +172,8 @@ def payload(name: str, world: dict) -> dict:
     target = world["target_a"]
     if name == "login":
         return {"username": world["admin_a"].login_id, "password": PASSWORD}
+    if name == "language":
+        return {"language": "en", "next": "/users/"}
     if name == "password_change":
         return {
             "old_password": PASSWORD,
@@ -199,7 +201,7 @@ def payload(name: str, world: dict) -> dict:
             "extension": "",
             "is_active": "on",
         }
-    if name == "exports:export":
+    if name in ("exports:export", "audit_export"):
         return {"encoding": "utf-8"}
     if name == "mfa:verify":
         return {"code": pyotp.TOTP(world["totp_a"].plain_secret).now()}

@@ -107,10 +107,12 @@ def test_the_pending_gate_lets_through_exactly_the_sign_in_steps():
 
 def test_only_the_documented_urls_are_public():
     # quality.md A.7 row 1: the allowlist is the sign-in page, the health check (and static
-    # files, served by WhiteNoise outside the URL resolver); "/" only redirects.
+    # files, served by WhiteNoise outside the URL resolver); "/" only redirects; the language
+    # switch, POST with a CSRF token, changes a signed-in user's own locale or else a cookie.
     assert sorted(n for n, p in POLICY.items() if p.access == PUBLIC) == [
         "healthz",
         "home",
+        "language",
         "login",
     ]
 
@@ -402,21 +404,24 @@ FORBIDDEN = ("csrf_exempt", "mark_safe", "|safe", ".extra(", "RawSQL(", ".raw(",
 ALLOWLIST: dict[tuple[str, str], tuple[int, str]] = {
     ("users/presenters.py", "mark_safe"): (
         2,  # the import and the one call
-        "User List rows built in one pass (docs/benchmarks.md): every per-user value (name, "
-        "login ID, extension, the ?next= query) goes through escape() or format_html() before "
-        "the single mark_safe of the joined rows; test_input_fuzz.py renders users named with "
-        "markup through it and finds them escaped",
-    ),
-    ("users/presenters.py", "format_html("): (
-        7,  # six calls and the closing comment
-        "constant templates; format_html escapes every argument",
+        "the User List's rows as rendered by the Jinja2 template users/user_rows.html, whose "
+        "environment autoescapes every value (test_input_fuzz.py renders users named with "
+        "markup through it and finds them escaped; test_jinja_environment.py checks the "
+        "setting)",
     ),
 }
+# Jinja2's spelling of switching escaping off, besides Django's {% autoescape off %}.
+UNESCAPING_BLOCKS = (r"{%\s*autoescape\s+off\s*%}", r"{%-?\s*autoescape\s+false\s*-?%}")
 
 
 def test_the_source_tree_is_scanned():
     files = {p.relative_to(ROOT).as_posix() for p in app_sources("*.py", "*.html")}
-    assert {"users/views.py", "exports/views.py", "templates/base.html"} <= files
+    assert {
+        "users/views.py",
+        "exports/views.py",
+        "templates/base.html",
+        "users/jinja2/users/user_rows.html",
+    } <= files
 
 
 def test_no_csrf_exemption_unescaped_output_or_raw_sql_in_the_source():
@@ -429,7 +434,7 @@ def test_no_csrf_exemption_unescaped_output_or_raw_sql_in_the_source():
             allowed, _reason = ALLOWLIST.get((relative, needle), (0, ""))
             if count != allowed:
                 found.append((relative, needle, count))
-        # {% autoescape off %} switches escaping off for a whole block.
-        if re.search(r"{%\s*autoescape\s+off\s*%}", text):
+        # {% autoescape off %} (Jinja2: false) switches escaping off for a whole block.
+        if any(re.search(pattern, text) for pattern in UNESCAPING_BLOCKS):
             found.append((relative, "autoescape off", 1))
     assert found == []

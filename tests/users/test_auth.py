@@ -369,11 +369,26 @@ def test_new_password_must_follow_the_rule_and_differ(client, temp_admin, new_pa
     assert response.status_code == 200
     assert "registration/password_change.html" in template_names(response)
     assert message in response.content.decode()
+    # Reported under the new password, where it was typed, not under its confirmation.
+    form = response.context["form"]
+    assert any(message in error for error in form.errors["new_password1"]), form.errors
+    assert "new_password2" not in form.errors
     temp_admin.refresh_from_db()
     assert temp_admin.must_change_password is True
     assert temp_admin.password == encoded_before
     response = client.get(reverse("users:list"))
     assert response["Location"] == reverse("password_change")
+
+
+@pytest.mark.django_db
+def test_a_confirmation_that_differs_is_reported_under_the_confirmation(client, temp_admin):
+    assert sign_in(client, temp_admin.login_id, PASSWORD).status_code == 302
+
+    response = _change_password(client, PASSWORD, NEW_PASSWORD, NEW_PASSWORD + "x")
+
+    form = response.context["form"]
+    assert list(form.errors) == ["new_password2"]
+    assert User.objects.get(pk=temp_admin.pk).must_change_password is True
 
 
 @pytest.mark.django_db

@@ -518,15 +518,64 @@ def agents(org_a):
     ]
 
 
-@pytest.mark.parametrize(("per_page", "first_page_rows"), [(25, 25), (50, 50), (100, 60)])
-def test_per_page_choices(admin_client_a, agents, per_page, first_page_rows):
+@pytest.mark.parametrize(
+    ("per_page", "first_page_rows", "count"),
+    [
+        (25, 25, "Showing 1–25 of 60 users"),
+        (50, 50, "Showing 1–50 of 60 users"),
+        (100, 60, "60 users"),
+    ],
+)
+def test_per_page_choices(admin_client_a, agents, per_page, first_page_rows, count):
     response = admin_client_a.get(
         LIST_URL, {"q": "agent", "sort": "login_id", "per_page": per_page}
     )
 
     assert response.status_code == 200
     assert login_ids(response) == [u.login_id for u in agents[:first_page_rows]]
-    assert f"Showing 1–{first_page_rows} of 60 users" in response.content.decode()
+    assert result_count(response) == count
+
+
+def result_count(response) -> str:
+    content = response.content.decode()
+    match = re.search(r'<p class="result-count"[^>]*>(.*?)</p>', content, re.S)
+    return " ".join(re.sub(r"{#.*?#}|<[^>]+>", "", match.group(1)).split())
+
+
+@pytest.mark.parametrize(
+    ("search", "expected"),
+    [("agent 07", "1 user"), ("agent 0", "10 users"), ("Admin A", "1 user")],
+)
+def test_the_count_reads_naturally_for_one_user_and_for_all_on_one_page(
+    admin_client_a, agents, search, expected
+):
+    assert result_count(admin_client_a.get(LIST_URL, {"q": search})) == expected
+
+
+def test_no_match_is_said_once(admin_client_a, agents):
+    response = admin_client_a.get(LIST_URL, {"q": "nobody-by-this-name"})
+
+    content = response.content.decode()
+    assert result_count(response) == ""
+    assert content.count("No users match") == 1
+    assert "No users match your search and filters." in content
+
+
+def test_counts_have_thousands_separators(admin_client_a, org_a, agents):
+    User.objects.bulk_create(
+        User(
+            organization=org_a,
+            login_id=f"bulk{i:04d}@a.example.com",
+            login_id_key=f"bulk{i:04d}@a.example.com",
+            name=f"Bulk {i:04d}",
+        )
+        for i in range(1200)
+    )
+
+    assert result_count(admin_client_a.get(LIST_URL)) == "Showing 1–50 of 1,261 users"
+    assert result_count(admin_client_a.get(LIST_URL, {"q": "bulk"})) == (
+        "Showing 1–50 of 1,200 users"
+    )
 
 
 def test_default_page_size_is_50(admin_client_a, agents):

@@ -3,25 +3,6 @@ from django.utils.formats import number_format
 
 register = template.Library()
 
-# Short visible marks for the service icons of the User List (the full label is read out).
-_ABBR = {
-    "monitoring": "Mon",
-    "phone": "☎",
-    "phone_mobile": "Mob",
-    "call_history": "CH",
-    "dashboard": "DB",
-    "video_analytics": "VA",
-    "fulltext_search": "FT",
-    "funnel": "FN",
-    "video_dashboard": "VD",
-    "meeting_access": "MA",
-}
-
-
-@register.filter
-def service_abbr(code: str) -> str:
-    return _ABBR.get(code, code[:2].upper())
-
 
 @register.filter
 def number(value) -> str:

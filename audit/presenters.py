@@ -1,0 +1,163 @@
+"""Audit events in words, in the viewer's language: who acted, on whom, and each change as a
+field name with its values before and after (never a field code, a Python value or a list
+literal). The audit page and its CSV download both read events through here; what is stored is
+left as it is ({field: [before, after]}, services as ["phone", "meeting_access=host"])."""
+
+from dataclasses import dataclass
+
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
+
+from accounts.models import User
+from permissions import catalog
+
+from .models import AuditEvent
+
+NONE = "—"
+
+# The fields an audit record can name, as the forms and pages call them.
+FIELD_LABELS = {
+    "login_id": gettext_lazy("Login ID"),
+    "name": gettext_lazy("User name"),
+    "locale": gettext_lazy("Language"),
+    "time_zone": gettext_lazy("Time zone"),
+    "role": gettext_lazy("Role"),
+    "extension": gettext_lazy("Extension number"),
+    "is_active": gettext_lazy("Status"),
+    "services": gettext_lazy("Services"),
+    "user_limit": gettext_lazy("User limit"),
+    "service_limits": gettext_lazy("Seat limits"),
+    "slug": gettext_lazy("Organization ID"),
+}
+# Languages named in the viewer's language (the language menus name each in its own).
+_LANGUAGES = {
+    User.Locale.JAPANESE: pgettext_lazy("language, as a value", "Japanese"),
+    User.Locale.ENGLISH: pgettext_lazy("language, as a value", "English"),
+}
+_STATUS = {True: gettext_lazy("Active"), False: gettext_lazy("Deactivated")}
+_YES_NO = {True: gettext_lazy("Yes"), False: gettext_lazy("No")}
+_CSV_IMPORT_SUFFIX = " (CSV import)"
+_OPERATOR_PREFIX = "operator:"
+AUDIT_LOG_EXPORT = "audit log"  # the detail of an EXPORT event that downloaded this log
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class Party:
+    """Someone named by an event: a name to show and, below it, the login ID it had then."""
+
+    name: str
+    login_id: str = ""
+
+
+def service_label(value: str) -> str:
+    """ "meeting_access=host" -> "Edit meeting access permission: Host only"; "phone" ->
+    "MiiTel Phone". An unknown code (a service since removed) is shown as stored."""
+    code, _sep, level = str(value).partition("=")
+    service = catalog.BY_CODE.get(code)
+    if service is None:
+        return str(value)
+    if level:
+        chosen = service.level(level)
+        return f"{service.label}: {chosen.label if chosen else level}"
+    return service.label
+
+
+def value_text(field: str, value) -> str:
+    if value is None or value == "" or value == [] or value == {}:
+        return NONE
+    if field == "locale":
+        return str(_LANGUAGES.get(value, value))
+    if field == "role":
+        return str(dict(User.Role.choices).get(value, value))
+    if field == "is_active" and isinstance(value, bool):
+        return str(_STATUS[value])
+    if isinstance(value, bool):
+        return str(_YES_NO[value])
+    if isinstance(value, int):
+        return number_format(value, force_grouping=True)
+    if field == "services" and isinstance(value, list):
+        return ", ".join(service_label(v) for v in value)
+    if field == "service_limits" and isinstance(value, dict):
+        return ", ".join(
+            f"{service_label(code)}: {value_text(field, limit)}"
+            for code, limit in sorted(value.items())
+        )
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+_ORGANIZATION_ACTIONS = (AuditEvent.Action.ORGANIZATION_CREATE, AuditEvent.Action.CONTRACT_CHANGE)
+
+
+def field_label(event: AuditEvent, field: str) -> str:
+    if field == "name" and event.action in _ORGANIZATION_ACTIONS:
+        return _("Organization name")
+    return str(FIELD_LABELS.get(field, field))
+
+
+def changes(event: AuditEvent) -> list[Change]:
+    """Each change in words; a field that reads the same before and after (an added user's
+    empty extension: None then "") is left out."""
+    shown = []
+    for field, pair in (event.changes or {}).items():
+        before = value_text(field, pair[0] if isinstance(pair, list | tuple) else None)
+        after = value_text(field, pair[1] if isinstance(pair, list | tuple) else pair)
+        if before != after:
+            shown.append(Change(field=field_label(event, field), before=before, after=after))
+    return shown
+
+
+def actor(event: AuditEvent) -> Party:
+    label = event.actor_label
+    if label.startswith(_OPERATOR_PREFIX):
+        command, _sep, who = label[len(_OPERATOR_PREFIX) :].partition(" (")
+        return Party(
+            _("Operator (%(command)s, %(who)s)") % {"command": command, "who": who.rstrip(")")}
+        )
+    if label == "anonymous":
+        return Party(_("Not signed in"))
+    by_import = label.endswith(_CSV_IMPORT_SUFFIX)
+    login_id = label.removesuffix(_CSV_IMPORT_SUFFIX)
+    name = event.actor.display_name if event.actor is not None else login_id
+    if by_import:
+        name = _("%(name)s, by CSV import") % {"name": name}
+    return Party(name, login_id if event.actor is not None else "")
+
+
+def target(event: AuditEvent) -> Party:
+    """The user acted on, as named now (a deleted user: `<name> (Deleted)`), with the login ID
+    recorded at the time; or what else the event names (an organization's ID)."""
+    if event.target is not None:
+        return Party(event.target.display_name, event.target_label)
+    return Party(event.target_label or NONE)
+
+
+def action(event: AuditEvent) -> str:
+    if event.action == AuditEvent.Action.EXPORT and event.detail.startswith(AUDIT_LOG_EXPORT):
+        return _("Audit log downloaded")
+    return str(event.get_action_display())
+
+
+@dataclass(frozen=True)
+class Row:
+    event: AuditEvent
+    actor: Party
+    action: str
+    target: Party
+    changes: list[Change]
+
+
+def rows(events) -> list[Row]:
+    return [
+        Row(event=e, actor=actor(e), action=action(e), target=target(e), changes=changes(e))
+        for e in events
+    ]
