@@ -22,6 +22,8 @@ class AuditEvent(models.Model):
         PERMISSIONS_CHANGE = "permissions_change", _("Services changed")
         EXPORT = "export", _("User list exported")
         IMPORT = "import", _("Users imported")
+        SCIM_TOKEN_CREATE = "scim_token_create", _("SCIM token created")
+        SCIM_TOKEN_REVOKE = "scim_token_revoke", _("SCIM token revoked")
 
     class Channel(models.TextChoices):
         """How the change came: every channel writes through the same change service."""

@@ -13,6 +13,8 @@ urlpatterns = [
     path("users/", include("exports.urls")),
     path("users/", include("users.urls")),
     path("audit/", include("audit.urls")),
+    path("provisioning/", include("scim.page_urls")),
+    path("scim/v2/", include("scim.urls")),
     path("", include("analytics.urls")),
 ]
 
