@@ -48,6 +48,7 @@ from scim2_models import (
 
 from accounts.models import Organization, User
 from accounts.problems import Problem
+from accounts.validators import offered_time_zones
 from audit.models import AuditEvent
 from audit.services import Actor, client_ip
 from permissions.models import SeatCount, ServiceGrant
@@ -57,7 +58,7 @@ from users.changes import Change, ChangeResult, apply_changes
 from . import mapping
 from .filters import GroupQuery, UserQuery
 from .models import ScimToken
-from .schema import MIITEL_USER, EnterpriseUser, Group, MiitelUser
+from .schema import MIITEL_USER, Group, MiitelUser
 from .schema import User as UserResource
 from .tokens import throttle, token_for
 
@@ -283,7 +284,6 @@ def _resource(scim: Scim, user: User, grants: Grants) -> UserResource:
     return mapping.user_resource(
         user,
         grants,
-        organization_name=scim.organization.name,
         contract=scim.organization.contract,
         base=scim.base,
     )
@@ -588,9 +588,12 @@ def schemas_of(scim: Scim) -> list[Schema]:
         if attribute.name == "services":
             # The services this organization may grant: its contract.
             attribute.canonical_values = mapping.contract_services(scim.organization.contract)
+    core = UserResource.to_schema()
+    for attribute in core.attributes or []:
+        if attribute.name == "timezone":
+            attribute.canonical_values = list(offered_time_zones())
     schemas = [
-        UserResource.to_schema(),
-        EnterpriseUser.to_schema(),
+        core,
         miitel,
         Group.to_schema(),
         ServiceProviderConfig.to_schema(),

@@ -13,12 +13,10 @@ from permissions.services import Grants
 from users.changes import Change
 
 from .schema import (
-    ENTERPRISE_USER,
     LANGUAGES,
     LOCALES,
     MIITEL_USER,
     Email,
-    EnterpriseUser,
     Group,
     MiitelUser,
     Name,
@@ -67,9 +65,7 @@ def parse_version(tag: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def user_resource(
-    user: User, grants: Grants, *, organization_name: str, contract: Contract, base: str
-) -> UserResource:
+def user_resource(user: User, grants: Grants, *, contract: Contract, base: str) -> UserResource:
     names = group_names(contract)
     memberships = []
     if user.role == User.Role.ADMIN:
@@ -101,7 +97,6 @@ def user_resource(
             "version": version_tag(user.version),
         },
     )
-    resource[EnterpriseUser] = EnterpriseUser(organization=organization_name)
     resource[MiitelUser] = MiitelUser(
         role=user.role,
         extension_number=user.extension or None,
@@ -218,10 +213,12 @@ def complete(payload: dict, current: UserResource | None) -> dict:
     if extension is None:
         # The extension left out entirely: none of its attributes are asserted, so a
         # replacement keeps them all (an identity provider that knows nothing of MiiTel's
-        # services must not revoke them by updating a name).
+        # services must not revoke them by updating a name), and a new user gets the defaults.
         if current is not None and current[MiitelUser] is not None:
             payload[MIITEL_USER] = current[MiitelUser].model_dump(by_alias=True, exclude_none=True)
-            _list_schema(payload, MIITEL_USER)
+        else:
+            payload[MIITEL_USER] = {"role": DEFAULT_ROLE}
+        _list_schema(payload, MIITEL_USER)
     elif isinstance(extension, dict) and _get(extension, "role") in (None, ""):
         extension = dict(extension)
         extension[_key(extension, "role") or "role"] = (
@@ -312,7 +309,6 @@ def change_for(
 
 __all__ = [
     "ADMIN_GROUP",
-    "ENTERPRISE_USER",
     "Group",
     "change_for",
     "complete",

@@ -2,6 +2,9 @@
 parsed into, what responses are dumped from, and what /Schemas publishes (exactly these
 attributes, nothing the product does not keep).
 
+The enterprise extension is not served: none of its attributes maps to a MiiTel setting (Entra
+ID and Okta send them; they are ignored like any attribute this service does not keep).
+
 Attributes every user always has (userName, displayName, name, active, preferredLanguage,
 locale, timezone, the role) are published as required: they cannot be removed. A creation that
 leaves one out gets the product's default, and a replacement keeps the current value
@@ -26,7 +29,6 @@ from scim2_models import Group as LibraryGroup
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 MIITEL_USER = "urn:ietf:params:scim:schemas:extension:miitel:2.0:User"
 
 # The values the product keeps, as SCIM spells them.
@@ -53,18 +55,9 @@ class Email(ComplexAttribute):
     primary: Annotated[bool | None, Mutability.read_only] = None
 
 
-class EnterpriseUser(Extension):
-    """Enterprise User: only the organization maps to MiiTel; other attributes are ignored."""
-
-    __schema__ = URN(ENTERPRISE_USER)
-
-    organization: Annotated[str | None, Mutability.read_only] = Field(
-        None, description="The MiiTel organization (tenant) the user belongs to."
-    )
-
-
 class MiitelUser(Extension):
-    """MiiTel user settings: role, extension number and services."""
+    """MiiTel user settings: role, extension number and services. Every user has them (a
+    request that leaves the extension out gets the defaults, or keeps the current values)."""
 
     __schema__ = URN(MIITEL_USER)
 
@@ -93,7 +86,7 @@ class MiitelUser(Extension):
     )
 
 
-class User(Resource[EnterpriseUser | MiitelUser]):
+class User(Resource[Annotated[MiitelUser, Required.true]]):
     """MiiTel user"""
 
     __schema__ = URN(CORE_USER)
@@ -123,7 +116,10 @@ class User(Resource[EnterpriseUser | MiitelUser]):
         examples=list(LOCALES.values()),
         description="The same setting as preferredLanguage, as a locale.",
     )
-    timezone: Annotated[str | None, Required.true] = None
+    timezone: Annotated[str | None, Required.true] = Field(
+        None,
+        description="An IANA time zone among those the console offers (canonicalValues).",
+    )
     emails: Annotated[list[Email] | None, Mutability.read_only] = Field(
         None,
         description=(
@@ -151,11 +147,9 @@ class Group(LibraryGroup):
 __all__ = [
     "CORE_GROUP",
     "CORE_USER",
-    "ENTERPRISE_USER",
     "LANGUAGES",
     "LOCALES",
     "MIITEL_USER",
-    "EnterpriseUser",
     "Group",
     "MiitelUser",
     "User",
