@@ -7,6 +7,9 @@ from dataclasses import dataclass
 PUBLIC = "public"  # anyone
 SIGNED_IN = "signed_in"  # any signed-in user (a temporary password still forces its change)
 ADMIN = "admin"  # signed-in admins of the organization; members get 403
+# A bearer token of the organization (the SCIM API): without one, 401 whatever cookies come
+# with the request, never the console's redirect to the sign-in page.
+TOKEN = "token"
 
 
 @dataclass(frozen=True)
@@ -41,4 +44,17 @@ POLICY: dict[str, Policy] = {
     "exports:import_apply": Policy(ADMIN, ("POST",), scoped="import_job"),
     "exports:import_cancel": Policy(ADMIN, ("POST",), scoped="import_job"),
     "exports:import_passwords": Policy(ADMIN, ("POST",), scoped="import_job"),
+    "provisioning:tokens": Policy(ADMIN, ("GET", "POST")),
+    "provisioning:revoke": Policy(ADMIN, ("POST",), scoped="scim_token"),
+    "scim:root": Policy(TOKEN, ("GET",)),
+    "scim:service_provider_config": Policy(TOKEN, ("GET",)),
+    "scim:resource_types": Policy(TOKEN, ("GET",)),
+    "scim:resource_type": Policy(TOKEN, ("GET",)),
+    "scim:schemas": Policy(TOKEN, ("GET",)),
+    "scim:schema": Policy(TOKEN, ("GET",)),
+    "scim:users": Policy(TOKEN, ("GET", "POST")),
+    "scim:user": Policy(TOKEN, ("GET", "PUT", "PATCH", "DELETE")),
+    "scim:groups": Policy(TOKEN, ("GET", "POST")),
+    "scim:group": Policy(TOKEN, ("GET", "PUT", "PATCH", "DELETE")),
+    "scim:unknown": Policy(TOKEN, ("GET", "POST", "PUT", "PATCH", "DELETE")),
 }

@@ -17,10 +17,13 @@ from django.urls import reverse
 from accounts.models import Contract, User, UserSession
 from analytics.models import CallRecord, Meeting, MeetingParticipant
 from audit.models import AuditEvent
+from audit.services import Actor
 from exports.models import ActiveTransfer, ImportJob
 from miitel_admin.url_policy import POLICY
 from permissions import catalog
 from permissions.models import ServiceGrant
+from scim.models import ScimToken
+from scim.tokens import token_create
 from tests.analytics.factories import (
     ByUserDailyFactory,
     CallRecordFactory,
@@ -77,6 +80,11 @@ def build_world(org_a, org_b, admin_a, member_a, admin_b) -> dict:
         world[f"inactive_{key}"] = inactive
         world[f"meeting_{key}"] = meeting
         world[f"job_{key}"] = job
+        new = token_create(
+            organization=org, actor=Actor.operator("test"), name=f"Entra ID {key.upper()}"
+        )
+        world[f"token_{key}"] = new.token
+        world[f"token_secret_{key}"] = new.secret
     return world
 
 
@@ -88,7 +96,20 @@ def world(org_a, org_b, admin_a, member_a, admin_b):
 # --- URLs of the registry -----------------------------------------------------------------------
 
 # The kwarg each scoped object is named by in its URL.
-SCOPED_KWARG = {"user": "user_id", "meeting": "meeting_id", "import_job": "job_id"}
+SCOPED_KWARG = {
+    "user": "user_id",
+    "meeting": "meeting_id",
+    "import_job": "job_id",
+    "scim_token": "token_id",
+}
+# The path arguments of the token-authenticated (SCIM) URLs: organization A's objects.
+TOKEN_KWARGS = {
+    "scim:resource_type": lambda world: {"type_id": "User"},
+    "scim:schema": lambda world: {"schema_id": "urn:ietf:params:scim:schemas:core:2.0:User"},
+    "scim:user": lambda world: {"user_id": world["target_a"].pk},
+    "scim:group": lambda world: {"group_id": catalog.PHONE},
+    "scim:unknown": lambda world: {"rest": "Nothing"},
+}
 
 
 def scoped_object(name: str, world: dict, key: str = "a"):
@@ -100,6 +121,8 @@ def scoped_object(name: str, world: dict, key: str = "a"):
         return world[f"meeting_{key}"]
     if policy.scoped == "import_job":
         return world[f"job_{key}"]
+    if policy.scoped == "scim_token":
+        return world[f"token_{key}"]
     return None
 
 
@@ -108,12 +131,14 @@ def missing_id(name: str):
     scoped = POLICY[name].scoped
     if scoped == "import_job":
         return uuid.uuid4()
-    model = User if scoped == "user" else Meeting
+    model = {"user": User, "scim_token": ScimToken}.get(scoped, Meeting)
     return (model._base_manager.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1000
 
 
 def url_of(name: str, world: dict, key: str = "a", object_id=None) -> str:
     policy = POLICY[name]
+    if name in TOKEN_KWARGS:
+        return reverse(name, kwargs=TOKEN_KWARGS[name](world))
     if policy.scoped is None:
         return reverse(name)
     if object_id is None:
@@ -155,6 +180,8 @@ def payload(name: str, world: dict) -> dict:
         }
     if name == "exports:export":
         return {"encoding": "utf-8"}
+    if name == "provisioning:tokens":
+        return {"name": "Okta"}
     if name == "exports:import":
         return {
             "file": SimpleUploadedFile("users.csv", IMPORT_CSV, content_type="text/csv"),
@@ -221,6 +248,7 @@ def dump() -> str:
         "participants": MeetingParticipant.objects.order_by("pk"),
         "calls": CallRecord.objects.order_by("pk"),
         "session_links": UserSession.objects.order_by("pk"),
+        "scim_tokens": ScimToken.objects.order_by("pk"),
     }
     out = io.StringIO()
     json.dump({k: _rows(v) for k, v in tables.items()}, out, default=str, sort_keys=True)
