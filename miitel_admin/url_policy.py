@@ -9,7 +9,7 @@ SIGNED_IN = "signed_in"  # any signed-in user (a temporary password still forces
 ADMIN = "admin"  # signed-in admins of the organization; members get 403
 # A bearer token of the organization (the SCIM API): without one, 401 whatever cookies come
 # with the request, never the console's redirect to the sign-in page.
-TOKEN = "token"
+TOKEN = "token"  # noqa: S105 (an access kind, not a secret)
 
 
 @dataclass(frozen=True)
