@@ -496,7 +496,7 @@ def group(request: HttpRequest, scim: Scim, group_id: str) -> HttpResponse:
     else:
         after = current.model_copy(deep=True)
         patch = PatchOp[Group].model_validate(
-            _json(request), scim_ctx=Context.RESOURCE_PATCH_REQUEST
+            _member_operations(_json(request)), scim_ctx=Context.RESOURCE_PATCH_REQUEST
         )
         patch.patch(after)
         if after.display_name != current.display_name:
@@ -516,6 +516,34 @@ def group(request: HttpRequest, scim: Scim, group_id: str) -> HttpResponse:
     return scim_response(
         _group(scim, group_id).model_dump(scim_ctx=Context.RESOURCE_REPLACEMENT_RESPONSE)
     )
+
+
+def _member_operations(body: dict) -> dict:
+    """Members named by their value alone: a member's `display` and `$ref` are the server's
+    (Entra ID sends "$ref": null, Okta a display name), and a `remove` that carries them would
+    otherwise select no member."""
+    key = next((k for k in body if isinstance(k, str) and k.lower() == "operations"), None)
+    operations = body.get(key) if key else None
+    if not isinstance(operations, list):
+        return body
+    cleaned = []
+    for operation in operations:
+        if isinstance(operation, dict):
+            path = next((v for k, v in operation.items() if str(k).lower() == "path"), None)
+            value_key = next((k for k in operation if str(k).lower() == "value"), None)
+            value = operation.get(value_key) if value_key else None
+            if (
+                isinstance(path, str)
+                and path.strip().lower() == "members"
+                and isinstance(value, list)
+            ):
+                value = [
+                    {"value": item.get("value")} if isinstance(item, dict) else item
+                    for item in value
+                ]
+                operation = {**operation, value_key: value}
+        cleaned.append(operation)
+    return {**body, key: cleaned}
 
 
 def _member_ids(group: Group) -> set[int]:

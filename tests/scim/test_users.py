@@ -527,7 +527,7 @@ def test_deleting_the_last_active_admin_is_409(scim, scim_org):
     assert "without an active admin" in body(response)["detail"]
 
 
-# --- Errors never leak -----------------------------------------------------------------------------
+# --- Errors never leak ----------------------------------------------------------------------------
 
 
 def test_an_unexpected_exception_answers_a_generic_500_and_logs_the_detail(
