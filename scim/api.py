@@ -58,7 +58,7 @@ from users.changes import Change, ChangeResult, apply_changes
 from . import mapping
 from .filters import GroupQuery, UserQuery
 from .models import ScimToken
-from .schema import MIITEL_USER, Group, MiitelUser
+from .schema import Group, MiitelUser
 from .schema import User as UserResource
 from .tokens import throttle, token_for
 
@@ -690,5 +690,3 @@ def unknown(request: HttpRequest, scim: Scim, rest: str = "") -> HttpResponse:
 def root(request: HttpRequest, scim: Scim) -> HttpResponse:
     raise _not_found(_("There is no SCIM endpoint here."))
 
-
-__all__ = ["MIITEL_USER", "scim_endpoint"]

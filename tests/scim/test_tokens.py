@@ -59,7 +59,11 @@ def test_creating_a_token_shows_it_once_and_stores_only_its_hash(admin_client_a,
         ("Entra ID", "already exists"),
     ],
 )
-def test_a_bad_name_is_a_form_error_and_creates_nothing(admin_client_a, org_a, name, message):
+def test_a_bad_name_is_a_form_error_and_creates_nothing(
+    admin_client_a, admin_a, org_a, name, message
+):
+    admin_a.locale = "en"
+    admin_a.save(update_fields=["locale"])
     make_token(org_a, "Entra ID")
 
     response = admin_client_a.post(reverse("provisioning:tokens"), {"name": name})
