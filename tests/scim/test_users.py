@@ -3,7 +3,9 @@ own message), nothing written when a request is refused."""
 
 import pytest
 from django.contrib.auth.hashers import is_password_usable
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from accounts.models import User, UserSession
@@ -574,3 +576,18 @@ def test_a_token_over_its_rate_gets_429_with_retry_after(scim, scim_org, scim_to
     assert token.last_used_at is not None
     # Counted per token: another token of the organization is not held back.
     assert ScimClient(make_token(scim_org, "Okta")).get("ServiceProviderConfig").status_code == 200
+
+
+def test_a_page_of_users_costs_the_same_queries_whatever_its_size(scim, scim_org):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert scim.get("Users?count=50").status_code == 200
+        return len(captured)
+
+    UserFactory.create_batch(2, organization=scim_org)
+    few = queries()
+    for user in UserFactory.create_batch(20, organization=scim_org):
+        GrantFactory(user=user, service=catalog.DASHBOARD)
+    many = queries()
+
+    assert few == many <= 5, (few, many)
