@@ -689,4 +689,3 @@ def unknown(request: HttpRequest, scim: Scim, rest: str = "") -> HttpResponse:
 @scim_endpoint("GET")
 def root(request: HttpRequest, scim: Scim) -> HttpResponse:
     raise _not_found(_("There is no SCIM endpoint here."))
-
