@@ -78,6 +78,10 @@ class ForcedPasswordChangeMiddleware:
 
     def __call__(self, request):
         user = request.user
+        if request.path_info.startswith(settings.TOKEN_API_PATH_PREFIXES):
+            # A token-authenticated API answers for itself (401 without a token), never with
+            # the console's pages.
+            return self.get_response(request)
         if user.is_authenticated and user.must_change_password:
             allowed = {reverse(name) for name in self.allowed_url_names}
             if request.path_info not in allowed:

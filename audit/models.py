@@ -80,6 +80,8 @@ class AuditEvent(models.Model):
         MFA_RECOVERY_NEW = "mfa_recovery_new", _("Recovery codes regenerated")
         MFA_REQUIRED_ON = "mfa_required_on", _("2-step verification required for admins")
         MFA_REQUIRED_OFF = "mfa_required_off", _("2-step verification no longer required")
+        SCIM_TOKEN_CREATE = "scim_token_create", _("SCIM token created")
+        SCIM_TOKEN_REVOKE = "scim_token_revoke", _("SCIM token revoked")
 
     class Channel(models.TextChoices):
         """How the change came: every channel writes through the same change service."""

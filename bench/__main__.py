@@ -26,6 +26,7 @@ SECTIONS = [
     "import_dry_run",
     "http",
     "instances",
+    "scim",
 ]
 
 
@@ -72,7 +73,7 @@ def main() -> int:
         print("  made: " + ", ".join(f"{k} {v:,}" for k, v in made.items()), flush=True)
     seed_seconds = time.perf_counter() - started
 
-    from bench import cases_db, cases_http, cases_mfa, report
+    from bench import cases_db, cases_http, cases_mfa, cases_scim, report
 
     rounds = 3 if args.quick else args.rounds
     duration = 5 if args.quick else 10
@@ -89,6 +90,7 @@ def main() -> int:
         "import_dry_run": lambda: cases_db.import_dry_run(rounds),
         "http": lambda: cases_http.load(duration),
         "instances": cases_http.two_instances,
+        "scim": lambda: cases_scim.scim(rounds, args.quick),
     }
     results = []
     for name in SECTIONS:

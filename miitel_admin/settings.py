@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "analytics",
     "audit",
     "exports",
+    "scim",
     "django_tasks_db",
 ]
 
@@ -254,6 +255,14 @@ USE_TZ = True
 FORMAT_MODULE_PATH = ["miitel_admin.formats"]
 # The time zones the user form offers (IANA names). Published: JST only, for now.
 USER_TIME_ZONES = env.list("USER_TIME_ZONES", default=["Asia/Tokyo"])
+
+# --- SCIM provisioning (docs/scim.md) -------------------------------------------------------------
+# Requests per minute per SCIM token (429 with Retry-After beyond): generous for an identity
+# provider's initial sync, a stop for a runaway client. Counted in the database (scim.tokens).
+SCIM_REQUESTS_PER_MINUTE = env.int("SCIM_REQUESTS_PER_MINUTE", default=6000)
+# Paths of the token-authenticated API: no console session rules apply there (a forced
+# password change never redirects an API request to a page).
+TOKEN_API_PATH_PREFIXES = ("/scim/",)
 
 # --- Background tasks ---------------------------------------------------------------------------
 # The CSV import's apply step runs in `manage.py db_worker` (django-tasks-db: a queue in the

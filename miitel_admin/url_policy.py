@@ -10,6 +10,9 @@ ADMIN = "admin"  # signed-in admins of the organization; members get 403
 # Between a correct password and the second factor (or enrolment): only the session that passed
 # the password; anyone else is sent to the sign-in page.
 PENDING = "pending"
+# A bearer token of the organization (the SCIM API): without one, 401 whatever cookies come
+# with the request, never the console's redirect to the sign-in page.
+TOKEN = "token"  # noqa: S105 (an access kind, not a secret)
 
 
 @dataclass(frozen=True)
@@ -61,4 +64,17 @@ POLICY: dict[str, Policy] = {
     "exports:import_apply": Policy(ADMIN, ("POST",), scoped="import_job"),
     "exports:import_cancel": Policy(ADMIN, ("POST",), scoped="import_job"),
     "exports:import_passwords": Policy(ADMIN, ("POST",), scoped="import_job"),
+    "provisioning:tokens": Policy(ADMIN, ("GET", "POST")),
+    "provisioning:revoke": Policy(ADMIN, ("POST",), scoped="scim_token"),
+    "scim:root": Policy(TOKEN, ("GET",)),
+    "scim:service_provider_config": Policy(TOKEN, ("GET",)),
+    "scim:resource_types": Policy(TOKEN, ("GET",)),
+    "scim:resource_type": Policy(TOKEN, ("GET",)),
+    "scim:schemas": Policy(TOKEN, ("GET",)),
+    "scim:schema": Policy(TOKEN, ("GET",)),
+    "scim:users": Policy(TOKEN, ("GET", "POST")),
+    "scim:user": Policy(TOKEN, ("GET", "PUT", "PATCH", "DELETE")),
+    "scim:groups": Policy(TOKEN, ("GET", "POST")),
+    "scim:group": Policy(TOKEN, ("GET", "PUT", "PATCH", "DELETE")),
+    "scim:unknown": Policy(TOKEN, ("GET", "POST", "PUT", "PATCH", "DELETE")),
 }

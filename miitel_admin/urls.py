@@ -18,6 +18,8 @@ urlpatterns = [
     path("users/", include("users.urls")),
     path("audit/export/", audit_views.audit_export, name="audit_export"),
     path("audit/", include("audit.urls")),
+    path("provisioning/", include("scim.page_urls")),
+    path("scim/v2/", include("scim.urls")),
     path("", include("analytics.urls")),
 ]
 

@@ -158,11 +158,19 @@ def test_every_page_passes_axe_in_both_languages(new_page, axe, screenshot, lang
         ("dashboard", "/dashboard/"),
         ("meetings", "/meetings/"),
         ("meeting", f"/meetings/{meeting.pk}/"),
+        ("provisioning", "/provisioning/"),
         ("not-found", "/users/999999999/edit/"),
     ]
     for name, url in pages:
         page.goto(url)
         check(name)
+
+    # A SCIM token just created: shown once, with the list of tokens below.
+    page.goto("/provisioning/")
+    page.locator("#id_name").fill("Microsoft Entra ID")
+    page.locator("main form button[type=submit]").first.click()
+    expect(page.locator("#new-token")).to_be_visible()
+    check("provisioning-token-created")
 
     # A form with errors: the summary at the top, errors next to the fields.
     page.goto("/users/new/")

@@ -19,11 +19,14 @@ from django.urls import reverse
 from accounts.models import Contract, User, UserSession
 from analytics.models import CallRecord, Meeting, MeetingParticipant
 from audit.models import AuditEvent
+from audit.services import Actor
 from exports.models import ActiveTransfer, ImportJob
 from mfa.models import OrganizationPolicy, RecoveryCode, TOTPDevice, WebAuthnCredential
 from miitel_admin.url_policy import POLICY
 from permissions import catalog
 from permissions.models import ServiceGrant
+from scim.models import ScimToken
+from scim.tokens import token_create
 from tests.analytics.factories import (
     ByUserDailyFactory,
     CallRecordFactory,
@@ -107,6 +110,11 @@ def build_world(org_a, org_b, admin_a, member_a, admin_b) -> dict:
         world[f"job_{key}"] = job
         world[f"totp_{key}"] = TOTPDeviceFactory(user=admin)
         world[f"passkey_{key}"] = PasskeyFactory(user=admin)
+        new = token_create(
+            organization=org, actor=Actor.operator("test"), name=f"Entra ID {key.upper()}"
+        )
+        world[f"token_{key}"] = new.token
+        world[f"token_secret_{key}"] = new.secret
     return world
 
 
@@ -124,12 +132,22 @@ SCOPED_KWARG = {
     "import_job": "job_id",
     "totp_device": "factor_id",
     "passkey": "factor_id",
+    "scim_token": "token_id",
 }
 SCOPED_MODEL = {
     "user": User,
     "meeting": Meeting,
     "totp_device": TOTPDevice,
     "passkey": WebAuthnCredential,
+    "scim_token": ScimToken,
+}
+# The path arguments of the token-authenticated (SCIM) URLs: organization A's objects.
+TOKEN_KWARGS = {
+    "scim:resource_type": lambda world: {"type_id": "User"},
+    "scim:schema": lambda world: {"schema_id": "urn:ietf:params:scim:schemas:core:2.0:User"},
+    "scim:user": lambda world: {"user_id": world["target_a"].pk},
+    "scim:group": lambda world: {"group_id": catalog.PHONE},
+    "scim:unknown": lambda world: {"rest": "Nothing"},
 }
 
 
@@ -146,6 +164,8 @@ def scoped_object(name: str, world: dict, key: str = "a"):
         return world[f"totp_{key}"]
     if policy.scoped == "passkey":
         return world[f"passkey_{key}"]
+    if policy.scoped == "scim_token":
+        return world[f"token_{key}"]
     return None
 
 
@@ -160,6 +180,8 @@ def missing_id(name: str):
 
 def url_of(name: str, world: dict, key: str = "a", object_id=None) -> str:
     policy = POLICY[name]
+    if name in TOKEN_KWARGS:
+        return reverse(name, kwargs=TOKEN_KWARGS[name](world))
     if policy.scoped is None:
         return reverse(name)
     if object_id is None:
@@ -211,6 +233,8 @@ def payload(name: str, world: dict) -> dict:
         return {"password": PASSWORD}
     if name == "mfa:policy":
         return {"admins_must_use_mfa": "on"}
+    if name == "provisioning:tokens":
+        return {"name": "Okta"}
     if name == "exports:import":
         return {
             "file": SimpleUploadedFile("users.csv", IMPORT_CSV, content_type="text/csv"),
@@ -281,6 +305,7 @@ def dump() -> str:
         "passkeys": WebAuthnCredential.objects.order_by("pk"),
         "recovery_codes": RecoveryCode.objects.order_by("pk"),
         "mfa_policies": OrganizationPolicy.objects.order_by("pk"),
+        "scim_tokens": ScimToken.objects.order_by("pk"),
     }
     out = io.StringIO()
     json.dump({k: _rows(v) for k, v in tables.items()}, out, default=str, sort_keys=True)

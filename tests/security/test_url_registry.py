@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from mfa.middleware import PendingSignInMiddleware
-from miitel_admin.url_policy import ADMIN, PENDING, POLICY, PUBLIC, SIGNED_IN
+from miitel_admin.url_policy import ADMIN, PENDING, POLICY, PUBLIC, SIGNED_IN, TOKEN
 from tests.analytics.factories import normalised
 from tests.security.conftest import (
     ROOT,
@@ -33,9 +33,12 @@ from tests.security.conftest import (
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 ADMIN_URLS = sorted(n for n, p in POLICY.items() if p.access == ADMIN)
-NON_PUBLIC_URLS = sorted(n for n, p in POLICY.items() if p.access != PUBLIC)
+NON_PUBLIC_URLS = sorted(n for n, p in POLICY.items() if p.access in (SIGNED_IN, ADMIN))
+TOKEN_URLS = sorted(n for n, p in POLICY.items() if p.access == TOKEN)
+TOKEN_METHODS = sorted((name, method) for name in TOKEN_URLS for method in POLICY[name].methods)
 SCOPED_URLS = sorted(n for n, p in POLICY.items() if p.scoped)
-POST_URLS = sorted(n for n, p in POLICY.items() if "POST" in p.methods)
+# Token-authenticated URLs take no cookies, so no CSRF token either (section 6).
+POST_URLS = sorted(n for n, p in POLICY.items() if "POST" in p.methods and p.access != TOKEN)
 WRONG_METHODS = sorted(
     (name, method) for name, p in POLICY.items() for method in METHODS if method not in p.methods
 )
@@ -85,10 +88,10 @@ def test_every_url_name_has_a_policy_and_every_policy_a_url():
 
 def test_every_policy_is_well_formed():
     for name, policy in POLICY.items():
-        assert policy.access in (PUBLIC, SIGNED_IN, ADMIN, PENDING), name
+        assert policy.access in (PUBLIC, SIGNED_IN, ADMIN, PENDING, TOKEN), name
         assert policy.methods, name
         assert set(policy.methods) <= set(METHODS), name
-        assert policy.scoped in (None, "user", "meeting", "import_job", *OWNED), name
+        assert policy.scoped in (None, "user", "meeting", "import_job", "scim_token", *OWNED), name
         if policy.scoped in OWNED:
             assert policy.access == SIGNED_IN, f"{name}: one's own object, for any signed-in user"
         elif policy.scoped:
@@ -157,6 +160,59 @@ def test_public_pages_answer_anonymous_visitors(world):
     home = client.get(reverse("home"))
     assert home.status_code == 302
     assert urlsplit(home["Location"]).path == reverse("login")
+
+
+# --- 2b. Token URLs answer 401 to anyone without a token, cookies or not --------------------------
+
+
+def assert_scim_401(response, url: str, method: str) -> None:
+    assert response.status_code == 401, (url, method, response.status_code)
+    assert response["Content-Type"].startswith("application/scim+json"), (url, method)
+    assert response["WWW-Authenticate"].startswith("Bearer"), (url, method)
+    body = response.json()
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"], body
+    assert body["status"] == "401", body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "method"), TOKEN_METHODS)
+def test_token_urls_answer_401_to_anonymous_visitors_and_change_nothing(world, name, method):
+    url = url_of(name, world)
+    before = dump()
+
+    response = request(Client(), method, url, {"displayName": "x"})
+
+    assert_scim_401(response, url, method)
+    assert dump() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "method"), TOKEN_METHODS)
+def test_a_signed_in_console_session_gets_401_from_token_urls_never_a_page(world, name, method):
+    """A cookie-authenticated request (an admin's browser, with its session and CSRF cookies,
+    even one that must change its password) gets nothing from the SCIM API: the views are
+    exempt from CSRF because no cookie authenticates them."""
+    admin = world["admin_a"]
+    admin.must_change_password = True
+    admin.save(update_fields=["must_change_password"])
+    client = client_for(admin, enforce_csrf_checks=True)
+    url = url_of(name, world)
+    before = dump()
+
+    response = request(client, method, url, {"displayName": "x"})
+
+    assert_scim_401(response, url, method)
+    assert dump() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", TOKEN_URLS)
+def test_a_token_of_the_organization_reaches_token_urls(world, name):
+    """The positive control of the two tests above."""
+    url = url_of(name, world)
+    response = Client().get(url, HTTP_AUTHORIZATION=f"Bearer {world['token_secret_a']}")
+    expected = 404 if name in ("scim:unknown", "scim:root") else 200
+    assert response.status_code == expected, (url, response.status_code)
 
 
 # --- 3. Members get 403 on every console URL ----------------------------------------------------
@@ -259,6 +315,7 @@ def test_lists_and_filters_of_another_organization_show_none_of_its_rows(world, 
         a["admin_a"].login_id,
         a["meeting_a"].title,
         a["org_a"].name,
+        a["token_a"].name,
     ]
 
     for params in ({}, foreign_filters):
@@ -281,12 +338,15 @@ def test_lists_and_filters_of_another_organization_show_none_of_its_rows(world, 
 @pytest.mark.parametrize(("name", "method"), WRONG_METHODS)
 def test_every_method_outside_the_policy_answers_405(world, name, method):
     # As someone the URL is for: public URLs anonymously (the sign-in page sends a signed-in
-    # visitor home whatever the method), sign-in steps mid-sign-in, the others as an admin.
+    # visitor home whatever the method), sign-in steps mid-sign-in, token URLs with a token,
+    # the others as an admin.
     access = POLICY[name].access
     if access == PUBLIC:
         client = Client()
     elif access == PENDING:
         client = pending_client(world, name)
+    elif access == TOKEN:
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {world['token_secret_a']}")
     else:
         client = client_for(world["admin_a"])
     url = url_of(name, world)
@@ -408,6 +468,12 @@ ALLOWLIST: dict[tuple[str, str], tuple[int, str]] = {
         "environment autoescapes every value (test_input_fuzz.py renders users named with "
         "markup through it and finds them escaped; test_jinja_environment.py checks the "
         "setting)",
+    ),
+    ("scim/api.py", "csrf_exempt"): (
+        2,  # the import and the one use, in the decorator every SCIM view goes through
+        "the SCIM API authenticates by bearer token only and never by cookie: a request "
+        "without a token is answered 401 whatever cookies it carries "
+        "(test_a_signed_in_console_session_gets_401_from_token_urls_never_a_page)",
     ),
 }
 # Jinja2's spelling of switching escaping off, besides Django's {% autoescape off %}.
