@@ -9,6 +9,7 @@
 - A cursor is signed for its columns and direction: under any other sort it is ignored (page 1).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core import signing
@@ -182,3 +183,14 @@ def _cursor_page(qs, columns, descending, per_page, total, capped, after_values,
             _values(rows[0], columns), columns=columns, descending=descending
         )
     return page
+
+
+def page_links(page: Page, url: Callable[[int], str]) -> dict:
+    """A page's links for templates/includes/pagination.html: the numbered ones (None where
+    elided), and Previous and Next by number; `url(n)` makes the URL of page n."""
+    return {
+        "page": page,
+        "page_urls": [(n, url(n) if n else None) for n in page.page_links()],
+        "prev_url": url((page.number or 2) - 1),
+        "next_url": url((page.number or 1) + 1),
+    }

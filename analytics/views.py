@@ -8,7 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from accounts.access import admin_required
-from accounts.pagination import paginate
+from accounts.filtering import ValidValuesMixin
+from accounts.pagination import page_links, paginate
 
 from . import selectors
 
@@ -26,20 +27,7 @@ class UserChoiceField(forms.ModelChoiceField):
         return _("%(name)s (%(login_id)s, deactivated)") % values
 
 
-class CleanValuesMixin:
-    def values(self) -> dict:
-        """The valid parameters only: a bad one is ignored, never a 500."""
-        if not self.is_bound:
-            return {}
-        self.is_valid()
-        return {
-            k: v
-            for k, v in getattr(self, "cleaned_data", {}).items()
-            if v not in (None, "") and k not in self.errors
-        }
-
-
-class ActivityFilterForm(CleanValuesMixin, forms.Form):
+class ActivityFilterForm(ValidValuesMixin, forms.Form):
     """A user-name filter whose options are the organization's users that are not deleted."""
 
     user = UserChoiceField(
@@ -73,15 +61,7 @@ class ActivityFilterForm(CleanValuesMixin, forms.Form):
 
 
 def _page_links(page, params):
-    def url(n):
-        return "?" + urlencode({**params, "page": n})
-
-    return {
-        "page": page,
-        "page_urls": [(n, url(n) if n else None) for n in page.page_links()],
-        "prev_url": url(page.number - 1),
-        "next_url": url(page.number + 1),
-    }
+    return page_links(page, lambda n: "?" + urlencode({**params, "page": n}))
 
 
 @admin_required
@@ -139,7 +119,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-class MeetingFilterForm(CleanValuesMixin, forms.Form):
+class MeetingFilterForm(ValidValuesMixin, forms.Form):
     host = UserChoiceField(label=_("Host"), required=False, queryset=None, empty_label=_("All"))
     participant = UserChoiceField(
         label=_("Participant"), required=False, queryset=None, empty_label=_("All")

@@ -6,6 +6,7 @@ from datetime import date
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.filtering import ValidValuesMixin
 from accounts.models import User
 from accounts.validators import validate_no_surrogates
 
@@ -13,7 +14,7 @@ from .models import AuditEvent
 from .selectors import audit_list
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(ValidValuesMixin, forms.Form):
     # An invalid value (a NUL, a lone surrogate) is a form error and is dropped from the query.
     actor = forms.CharField(label=_("Actor"), required=False, validators=[validate_no_surrogates])
     target = forms.CharField(
@@ -49,17 +50,6 @@ class AuditFilterForm(forms.Form):
 
     def clean_date_to(self):
         return self._clean_date("date_to")
-
-    def values(self) -> dict:
-        """The valid parameters only: a bad one is ignored, never a 500."""
-        if not self.is_bound:
-            return {}
-        self.is_valid()
-        return {
-            k: v
-            for k, v in self.cleaned_data.items()
-            if v not in (None, "") and k not in self.errors
-        }
 
 
 def filtered_events(*, organization, values: dict, user: User | None):

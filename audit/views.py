@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.access import admin_required
-from accounts.pagination import paginate
+from accounts.pagination import page_links, paginate
 
 from . import presenters
 from .filters import AuditFilterForm, chosen_user, filtered_events
@@ -26,25 +26,18 @@ def audit_event_list(request: HttpRequest) -> HttpResponse:
         per_page=PER_PAGE,
     )
     params = {k: v for k, v in values.items() if k != "page"}
-
-    def url(n):
-        return "?" + urlencode({**params, "page": n})
-
     return render(
         request,
         "audit/audit_list.html",
         {
             "form": form,
-            "page": page,
+            **page_links(page, lambda n: "?" + urlencode({**params, "page": n})),
             "rows": presenters.rows(page.rows),
             "export_qs": urlencode(
                 {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in params.items()}
             ),
             "chosen_user": user,
             "without_user": "?" + urlencode({k: v for k, v in params.items() if k != "user"}),
-            "page_urls": [(n, url(n) if n else None) for n in page.page_links()],
-            "prev_url": url(page.number - 1),
-            "next_url": url(page.number + 1),
             "nav_section": "audit",
         },
     )

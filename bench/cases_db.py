@@ -21,7 +21,7 @@ from audit.services import Actor
 from exports import csv_format, importing
 from exports.exporting import export_bytes, export_queryset
 from users import selectors
-from users.changes import hash_passwords, user_delete
+from users.changes import Change, apply_changes, hash_passwords
 
 from .timing import Result, compare
 
@@ -312,7 +312,12 @@ def delete_user(rounds: int) -> list[Result]:
 
     def ours():
         with transaction.atomic():
-            user_delete(actor=actor, user=User.objects.get(pk=heavy.pk))
+            result = apply_changes(
+                organization=heavy.organization,
+                actor=actor,
+                changes=[Change(user_id=heavy.pk, delete=True)],
+            )
+            assert result.committed
             transaction.set_rollback(True)
 
     def naive():

@@ -220,14 +220,6 @@ def flags_maker(columns: list[Column]):
     return flags
 
 
-def user_row(user: dict, grants: dict[str, str], columns: list[Column]) -> list[str]:
-    """One user's cells, the way the export makes them. `user`: login_id, name, extension,
-    locale, time_zone, role, is_active; `grants`: {code: level}."""
-    fields = ("login_id", "name", "extension", "locale", "time_zone", "role", "is_active")
-    grant_codes = ",".join(f"{code}={level}" for code, level in grants.items())
-    return row_maker(columns)(tuple(user[f] for f in fields), flags_maker(columns)(grant_codes))
-
-
 # --- Writing ------------------------------------------------------------------------------------
 
 

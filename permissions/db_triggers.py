@@ -271,19 +271,6 @@ def installed(connection) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def installed_definitions(connection) -> dict[str, str]:
-    """{trigger or function name: its definition as the database reports it}."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p "
-                "WHERE p.proname LIKE 'users_seatcount%%'"
-            )
-        else:
-            cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
-        return dict(cursor.fetchall())
-
-
 def recount(connection, leveled: tuple[str, ...]) -> None:
     """Rebuild every counter from the rows (after a restore, or to check the triggers)."""
     with connection.cursor() as cursor:

@@ -153,28 +153,6 @@ class ChangeResult:
         return iter(self.outcomes)
 
 
-class ChangeRefused(ValidationError):
-    """A refused change, for callers that change one user at a time: a ValidationError keyed
-    by field (the console's text of each problem, with its rule code), carrying the result."""
-
-    def __init__(self, result: ChangeResult):
-        problems = result.problems
-        if len(problems) == 1 and problems[0].field == GENERAL:
-            super().__init__(problem_message(problems[0]), code=problems[0].code)
-        else:
-            errors: dict[str, list[ValidationError]] = {}
-            for problem in problems:
-                errors.setdefault(problem.field, []).append(
-                    ValidationError(problem_message(problem), code=problem.code)
-                )
-            super().__init__(errors)
-        self.result = result
-
-    @property
-    def problems(self) -> list[Problem]:
-        return self.result.problems
-
-
 # --- Passwords --------------------------------------------------------------------------------
 
 GENERATED_PASSWORD_LENGTH = 12
@@ -1453,57 +1431,7 @@ def _record_refused_schedules(organization, actor: Actor, refused: dict) -> None
             )
 
 
-# --- One user at a time ------------------------------------------------------------------------
-
-
-def change_user(
-    *, organization: Organization, actor: Actor, change: Change, commit: bool = True
-) -> Outcome:
-    """apply_changes() for one change; raises ChangeRefused with its problems."""
-    result = apply_changes(organization=organization, actor=actor, changes=[change], commit=commit)
-    if not result.ok:
-        raise ChangeRefused(result)
-    return result.outcomes[0]
-
-
-def user_add(
-    *,
-    organization: Organization,
-    actor: Actor,
-    password: str | None = None,
-    grants: Grants | None = None,
-    **fields,
-) -> Outcome:
-    """Add one user; without `password` one is generated (outcome.temporary_password)."""
-    change = Change(
-        fields=fields,
-        grants=grants or {},
-        password=password,
-        generate_password=password is None,
-    )
-    return change_user(organization=organization, actor=actor, change=change)
-
-
-def user_change(
-    *,
-    actor: Actor,
-    user: User,
-    grants: Grants | None = None,
-    password: str | None = None,
-    version: int | None = None,
-    **fields,
-) -> Outcome:
-    """Change one user's fields, services or temporary password."""
-    change = Change(
-        user_id=user.pk, fields=fields, grants=grants, password=password, version=version
-    )
-    return change_user(organization=user.organization, actor=actor, change=change)
-
-
-def user_delete(*, actor: Actor, user: User, version: int | None = None) -> dict[str, int]:
-    """Delete one user (product.md §3); returns what was purged."""
-    change = Change(user_id=user.pk, delete=True, version=version)
-    return change_user(organization=user.organization, actor=actor, change=change).removed
+# --- Messages ---------------------------------------------------------------------------------
 
 
 def problem_message(problem: Problem) -> str:

@@ -6,6 +6,7 @@ from django import forms
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy
 
+from accounts.filtering import ValidValuesMixin
 from accounts.models import User
 from accounts.pagination import DEFAULT_PAGE_SIZE, PAGE_SIZES
 from accounts.validators import validate_no_surrogates
@@ -17,7 +18,7 @@ from . import selectors
 SEARCH_MAX_LENGTH = 254
 
 
-class UserFilterForm(forms.Form):
+class UserFilterForm(ValidValuesMixin, forms.Form):
     # Django's CharField refuses a NUL; a lone surrogate is refused too: an invalid value is
     # dropped (value() below), never sent to the database.
     q = forms.CharField(
@@ -78,12 +79,8 @@ class UserFilterForm(forms.Form):
         ]
 
     def value(self, name: str, default=""):
-        """The cleaned value, or `default` when that parameter was invalid (never a 500)."""
-        if not self.is_bound:
-            return default
-        self.is_valid()
-        value = self.cleaned_data.get(name) if hasattr(self, "cleaned_data") else None
-        return default if value in (None, "") else value
+        """The valid value of one parameter, or `default` (never a 500)."""
+        return self.values().get(name, default)
 
 
 # The parameters that narrow the list (the others only order or page it).

@@ -19,7 +19,7 @@ from accounts import access
 from accounts.backends import axes_username
 from accounts.fields import USER_FIELDS
 from accounts.models import User
-from accounts.pagination import paginate
+from accounts.pagination import page_links, paginate
 from accounts.problems import Problem
 from accounts.sessions import session_register
 from analytics.selectors import deletion_impact
@@ -206,16 +206,13 @@ def user_list(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "filter_selects": filter_selects(filters, params),
             "params": params,
-            "page": page,
+            **page_links(page, lambda n: "?" + query_string(params, page=n)),
             "rows_html": rows_html,
             "shown_services": shown_services,
             "columns": columns,
             "meter": meter,
-            "page_urls": [
-                (n, "?" + query_string(params, page=n) if n else None) for n in page.page_links()
-            ],
-            "prev_url": _prev_url(page, params),
-            "next_url": _next_url(page, params),
+            # Keyset cursors where the sort has them (users.selectors.KEYSET_SORTS).
+            **_cursor_links(page, params),
             "list_qs": list_qs,
             "first_url": "?" + list_qs,
             "filtered": filtered,
@@ -223,16 +220,13 @@ def user_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _next_url(page, params: dict) -> str:
+def _cursor_links(page, params: dict) -> dict:
+    links = {}
     if page.next_cursor:
-        return "?" + query_string(params, after=page.next_cursor)
-    return "?" + query_string(params, page=(page.number or 1) + 1)
-
-
-def _prev_url(page, params: dict) -> str:
+        links["next_url"] = "?" + query_string(params, after=page.next_cursor)
     if page.prev_cursor:
-        return "?" + query_string(params, before=page.prev_cursor)
-    return "?" + query_string(params, page=(page.number or 2) - 1)
+        links["prev_url"] = "?" + query_string(params, before=page.prev_cursor)
+    return links
 
 
 def _back_to_list(request: HttpRequest) -> str:

@@ -148,6 +148,11 @@ PRODUCT_WORDS = (
     "JST",
     "GMT",
     "MB",
+    "SCIM",
+    "Microsoft Entra ID",
+    "Entra ID",
+    "Okta",
+    "URL",
 )
 _VISIBLE_TEXT = """() => {
   const lang = document.documentElement.lang;
@@ -174,6 +179,8 @@ _VISIBLE_TEXT = """() => {
   return out;
 }"""
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w.-]+")
+# Addresses (the SCIM endpoint) and tokens (a SCIM token shown once) are identifiers too.
+_IDENTIFIER = re.compile(r"https?://\S+|mtscim_[\w-]+")
 _ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff01-\uff60]+")
 
@@ -185,9 +192,9 @@ def foreign_text(page, language: str, data: list[str]) -> list[str]:
     found = []
     known = sorted({d for d in data if d}, key=len, reverse=True)
     for text in page.evaluate(_VISIBLE_TEXT):
-        for value in (*known, *PRODUCT_WORDS):
+        for value in (*known, *sorted(PRODUCT_WORDS, key=len, reverse=True)):
             text = text.replace(value, " ")
-        text = _EMAIL.sub(" ", text)
+        text = _IDENTIFIER.sub(" ", _EMAIL.sub(" ", text))
         pattern = _ENGLISH_WORD if language == "ja" else _JAPANESE
         found += pattern.findall(text)
     return sorted(set(found))

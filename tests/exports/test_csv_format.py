@@ -21,13 +21,14 @@ from exports.csv_format import (
     decode_file,
     encode_rows,
     fits_encoding,
+    flags_maker,
     header_row,
     import_columns,
     match_header,
     neutralise,
     read_rows,
     restore,
-    user_row,
+    row_maker,
 )
 from permissions import catalog
 from tests.exports.headers import EN_HEADER, JA_HEADER
@@ -506,7 +507,16 @@ def test_match_header_reports_unknown_and_repeated_columns_and_ignores_blank_one
     assert unknown == ["Department", "login id", "部署"]
 
 
-# --- user_row ------------------------------------------------------------------------------
+# --- a user's row, the way the export makes it ------------------------------------------------
+
+
+def user_row(user: dict, grants: dict[str, str], columns) -> list[str]:
+    """One user's cells through the export's own functions (row_maker and flags_maker).
+    `user`: login_id, name, extension, locale, time_zone, role, is_active; `grants`:
+    {code: level}."""
+    fields = ("login_id", "name", "extension", "locale", "time_zone", "role", "is_active")
+    grant_codes = ",".join(f"{code}={level}" for code, level in grants.items())
+    return row_maker(columns)(tuple(user[f] for f in fields), flags_maker(columns)(grant_codes))
 
 
 def test_user_row_codes():

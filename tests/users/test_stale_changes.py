@@ -19,7 +19,7 @@ from audit.models import AuditEvent
 from audit.services import Actor
 from tests.factories import AdminFactory, OrganizationFactory, UserFactory
 from tests.forms import edit_data
-from tests.services import set_active, update_user
+from tests.services import set_active, update_user, user_delete
 from users import changes as user_changes
 
 LIST_URL = reverse("users:list")
@@ -204,7 +204,7 @@ def test_a_delete_racing_another_is_told_the_user_was_already_deleted(first, mem
 
 def test_the_service_refuses_a_deleted_user_with_its_own_code(org_a, admin_a, member_a):
     actor = Actor(user=admin_a, label="admin")
-    user_changes.user_delete(actor=actor, user=member_a)
+    user_delete(actor=actor, user=member_a)
     result = user_changes.apply_changes(
         organization=org_a,
         actor=actor,
