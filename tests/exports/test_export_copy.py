@@ -268,12 +268,6 @@ def test_a_name_shift_jis_cannot_hold_fails_both_paths_alike(awkward):
             b"".join(chunks)
 
 
-def test_the_shift_jis_pre_check_names_the_same_users(awkward):
-    found, total = unencodable_users(export_queryset(organization=awkward, params={}), "shift_jis")
-    assert total == 4
-    assert {f["name"] for f in found} == {"emoji 😀", "𠮷田 花子", "波〜ダッシュ", "Zoë Ångström"}
-
-
 def test_the_copy_runs_through_the_execute_wrappers_and_the_query_log(awkward):
     """The tenant-scoping test (tests/security/test_query_scoping.py) and the query counts see
     the COPY like any other statement."""
