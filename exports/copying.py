@@ -3,12 +3,12 @@ bytes as the Python path (exporting.export_batches through csv_format), with the
 PostgreSQL and Python only passing blocks of bytes on.
 
 The statement is built from the export's queryset: its SELECT (the User List's WHERE and
-ORDER BY, each user's grants in the same row) becomes a derived table, and the outer SELECT
-makes the cells from its columns exactly as csv_format.row_maker() and flags_maker() make them.
-A subquery with an ORDER BY is planned on its own (PostgreSQL never flattens it into the outer
-query), and the outer SELECT, a projection over that one subquery, passes its rows on in that
-order; the grants column is computed once per row, where a flattened query would repeat the
-grants subquery for each flag.
+ORDER BY, and each user's grants as bits from one aggregate over their grant rows) becomes a
+derived table, and the outer SELECT makes the cells from its columns exactly as
+csv_format.row_maker() and flags_maker() make them. A subquery with an ORDER BY is planned on its
+own (PostgreSQL never flattens it into the outer query), and the outer SELECT, a projection over
+that one subquery, passes its rows on in that order; the grants aggregate runs once per user,
+where a flattened query would repeat it for each flag.
 
 Where PostgreSQL's CSV differs from Python's csv.writer (QUOTE_MINIMAL, CRLF line ends):
 - it quotes an empty string (`""`, to tell it from NULL): every cell that can be empty is NULL
@@ -16,7 +16,8 @@ Where PostgreSQL's CSV differs from Python's csv.writer (QUOTE_MINIMAL, CRLF lin
 - it quotes `\\.` alone only when the COPY has one column (the end-of-data marker); this one
   has at least eleven;
 - rows end with LF: a block whose only LFs are the rows' ends has them rewritten to CRLF at once;
-  a block with a line break inside a quoted cell has its rows' ends rewritten one by one.
+  in a block with a line break inside a quoted cell (no channel stores one; the database does
+  not forbid it), the row ends are found by counting quotes.
 Otherwise the two agree: a cell is quoted when it holds a comma, a double quote, CR or LF, and a
 double quote inside it is doubled.
 

@@ -10,6 +10,7 @@ import csv
 import io
 from datetime import timedelta
 
+import psycopg
 import pytest
 from django.db import DataError, connection
 from django.test.utils import CaptureQueriesContext
@@ -292,6 +293,27 @@ def test_the_copy_runs_through_the_execute_wrappers_and_the_query_log(awkward):
     assert '"users_user"."organization_id" = %s' in sql
     assert awkward.pk in params
     assert data.count(b"\r\n") > len(NAMES)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_download_closed_midway_leaves_the_connection_ready(monkeypatch):
+    """The client goes away: the response closes the stream, which ends the COPY (psycopg
+    cancels it), and the next statement on the connection (the transfer slot's release) runs.
+    Outside a transaction, as a streamed response runs."""
+    monkeypatch.setattr(copying, "BLOCK_ROWS", 2)
+    organization = OrganizationFactory(slug="closing")
+    for i in range(40):
+        UserFactory(organization=organization, name=f"Closing {i:02d}")
+    organization = Organization.objects.select_related("contract").get(pk=organization.pk)
+    qs = export_queryset(organization=organization, params={})
+    chunks = export_bytes(organization=organization, qs=qs, language="en", encoding="utf-8")
+    header, first = next(chunks), next(chunks)
+    assert header.startswith(b"Login ID,")
+    assert first.count(b"\r\n") == 2
+    chunks.close()
+    assert not connection.in_atomic_block
+    assert User.objects.filter(organization=organization).count() == 40
+    assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
 
 
 def test_an_unknown_meeting_access_level_fails_both_paths(org_a, admin_a):
