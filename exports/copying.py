@@ -52,7 +52,7 @@ from django.db.models.functions import Cast, Coalesce, NullIf, Ord
 from django.db.models.lookups import Exact, GreaterThan, In
 from django.db.models.sql import Query
 
-from accounts.models import Organization
+from accounts.models import Organization, User
 from permissions import catalog
 from permissions.models import ServiceGrant
 
@@ -64,7 +64,8 @@ GRANTS = "grant_bits"
 # Rows per block of bytes passed on (about 100 bytes each).
 BLOCK_ROWS = 1000
 # A value whose first character is above all of these (neither an apostrophe nor a risky one)
-# is written as it is: one integer comparison decides almost every cell.
+# is written as it is: one integer comparison decides almost every cell. (ord() refuses a risky
+# start of more than one character, which this test could not express.)
 _RISKY_CODES = sorted(ord(c) for c in csv_format.RISKY_STARTS)
 _SAFE_ABOVE = max(*_RISKY_CODES, ord("'"))
 
@@ -196,7 +197,7 @@ def _cells(bits: _Bits) -> list[Expression]:
         _neutralised(extension),
         _code(locale, csv_format.LOCALE_CODES, _neutralised(locale)),
         _neutralised(time_zone),
-        _code(role, {"admin": "1"}, zero),
+        _code(role, {User.Role.ADMIN: "1"}, zero),
         *(
             Case(When(GreaterThan(grants.bitand(bits.flag(i)), 0), then=one), default=zero)
             for i in range(len(bits.flags))
