@@ -159,6 +159,13 @@ CONTROLS = [
         "tests/exports/test_csv_format.py",
     ),
     (
+        "26 formula injection, the COPY path",
+        "exports/copying.py",
+        """then=_Join(_text("'"), cell))""",
+        "then=cell)",
+        "PG:tests/exports/test_export.py tests/exports/test_export_copy.py",
+    ),
+    (
         "27 CP932 pre-check",
         "exports/exporting.py",
         "        if name.isascii() or csv_format.fits_encoding(name, encoding):",

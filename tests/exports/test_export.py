@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from accounts.models import Contract, User
 from audit.models import AuditEvent
+from exports import exporting
 from exports.csv_format import restore
 from permissions import catalog
 from tests.exports.headers import EN_HEADER, JA_HEADER
@@ -418,6 +419,26 @@ def test_the_refusal_names_the_first_50_users_and_counts_the_rest(admin_client_a
     assert "and 2 more users" in html
 
 
+def test_the_pre_check_reads_the_names_in_chunks_and_names_the_users_in_list_order(
+    org_a, admin_a, monkeypatch
+):
+    """A chunk whose names all fit is passed with one test; one that holds a name that does not
+    is checked name by name, so the users named and counted are those of a name-by-name check."""
+    monkeypatch.setattr(exporting, "CHUNK_SIZE", 3)
+    monkeypatch.setattr(exporting, "MAX_REPORTED", 2)
+    names = ["Ａ 0", "𠮷 1", "B 2", "C 3", "D 4", "E 5", "😀 6", "波〜 7", "F 8", "髙① 9"]
+    for i, name in enumerate(names):
+        UserFactory(organization=org_a, login_id=f"u{i}@a.example.com", name=name)
+    qs = exporting.export_queryset(organization=org_a, params={"sort": "login_id"})
+    found, total = exporting.unencodable_users(qs, "shift_jis")
+    assert total == 3
+    assert found == [
+        {"login_id": "u1@a.example.com", "name": "𠮷 1", "characters": "𠮷"},
+        {"login_id": "u6@a.example.com", "name": "😀 6", "characters": "😀"},
+    ]
+    assert exporting.unencodable_users(qs, "utf-8-sig") == ([], 0)
+
+
 # --- audit, access --------------------------------------------------------------------------------
 
 
@@ -489,6 +510,11 @@ def test_query_count_does_not_grow_with_the_number_of_users(
         many, data = export_query_count(admin_client_a, encoding)
     assert len(login_ids(data, encoding)) == 101
     assert many == few
+    # The session and the user; the transfer slot (savepoint, contract lock, purge, count,
+    # insert, release); the audit record; the Shift_JIS pre-check's names; the file in one
+    # statement (on PostgreSQL a COPY, which needs no savepoint of its own, where the Python
+    # path's server-side cursor took two more); the slot freed after the last byte.
+    assert few == 11 + (encoding == "shift_jis")
 
 
 # --- export_users command ---------------------------------------------------------------------
