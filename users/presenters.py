@@ -13,6 +13,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts import access
+from accounts.dates import formatter
 from accounts.models import User
 from permissions import catalog
 
@@ -24,10 +25,11 @@ class Row:
     """One row: the user, the services granted and the links of their ⋮ menu (None: not
     offered)."""
 
-    user: User
+    user: object  # a row of selectors.list_page() (a named tuple of the user's columns)
     is_admin: bool
     granted: frozenset[str]
     last_login: datetime | None  # in the viewer's time zone
+    last_login_text: str  # formatted in the viewer's language ("" for never)
     edit_url: str
     activate_url: str | None
     deactivate_url: str | None
@@ -52,32 +54,33 @@ def user_rows(*, users, actor: User, services: list[catalog.Service], back: str)
     def link(parts: list[str], pk: int) -> str:
         return f"{parts[0]}/{pk}/{parts[1]}{back_param}"
 
-    rows = [
-        Row(
-            user=user,
-            is_admin=user.is_admin,
-            granted=frozenset(selectors.parse_grants(user.grant_codes)),
-            last_login=timezone.localtime(user.last_login) if user.last_login else None,
-            edit_url=link(edit, user.pk),
-            activate_url=link(activate, user.pk) if access.can_activate_user(actor, user) else None,
-            deactivate_url=(
-                link(deactivate, user.pk) if access.can_deactivate_user(actor, user) else None
-            ),
-            delete_url=link(delete, user.pk) if access.can_delete_user(actor, user) else None,
+    # The date format read and parsed once per page, not once per row.
+    when = formatter(get_format("SHORT_DATETIME_FORMAT"))
+    localtime = timezone.localtime
+    rows = []
+    for user in users:
+        last_login = localtime(user.last_login) if user.last_login else None
+        rows.append(
+            Row(
+                user=user,
+                is_admin=user.role == User.Role.ADMIN,
+                granted=frozenset(selectors.parse_grants(user.grant_codes)),
+                last_login=last_login,
+                last_login_text=when(last_login) if last_login else "",
+                edit_url=link(edit, user.id),
+                activate_url=link(activate, user.id)
+                if access.can_activate_user(actor, user)
+                else None,
+                deactivate_url=(
+                    link(deactivate, user.id) if access.can_deactivate_user(actor, user) else None
+                ),
+                delete_url=link(delete, user.id) if access.can_delete_user(actor, user) else None,
+            )
         )
-        for user in users
-    ]
     html = (
         engines["jinja2"]
         .env.get_template("users/user_rows.html")
-        .render(
-            {
-                "rows": rows,
-                "services": services,
-                # Looked up once per page, not once per row.
-                "datetime_format": get_format("SHORT_DATETIME_FORMAT"),
-            }
-        )
+        .render({"rows": rows, "services": services})
     )
     # An autoescaping Jinja2 template's output: every value in it was escaped there.
     return mark_safe(html)  # noqa: S308

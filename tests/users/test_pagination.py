@@ -41,7 +41,7 @@ def _link(response, rel):
 
 
 def _ids(response):
-    return [user.pk for user in response.context["page"].rows]
+    return [user.id for user in response.context["page"].rows]
 
 
 @pytest.mark.parametrize("sort", ["name", "login_id", "extension", "role"])
