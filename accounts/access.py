@@ -33,7 +33,7 @@ def get_managed_user_or_404(request: HttpRequest, user_id) -> User:
 
 
 def acting_on_self(actor, target) -> bool:
-    """An admin may not delete, deactivate or demote themselves (product.md §3): the change
+    """An admin may not delete, deactivate or demote themselves (docs/rules.md): the change
     service refuses it, and the pages offer no such action."""
     return actor is not None and target is not None and actor.id == target.id
 

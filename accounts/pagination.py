@@ -5,7 +5,7 @@
 - Numbered pages (OFFSET) are offered inside the counted range only.
 - "Next" and "Previous" use keyset cursors where the sort allows it: `(name, id) > (x, y)`
   starts an index range scan at the right row, so page 2,000 costs what page 1 costs, where
-  OFFSET would read and throw away every row before it (quality.md B.1: 34 ms vs 0.3 ms).
+  OFFSET would read and throw away every row before it (docs/performance.md: 34 ms vs 0.3 ms).
 - A cursor is signed for its columns and direction: under any other sort it is ignored (page 1).
 """
 

@@ -1,4 +1,4 @@
-"""Field rules of product.md §2, one place for forms, commands and CSV import.
+"""Field rules of docs/rules.md, one place for forms, commands and CSV import.
 
 Every message names the field and the rule, and carries a `code` so callers (and tests) can tell
 rules apart without parsing text.
@@ -14,7 +14,7 @@ from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-# The published symbol sets (seed-user-list.txt), one character each.
+# The published symbol sets (the published help page), one character each.
 LOGIN_ID_SYMBOLS = "@!#$%&*+-/=?^_`{|}~."
 PASSWORD_SYMBOLS = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+-"  # noqa: S105
 
@@ -227,7 +227,7 @@ def validate_extension(value: str) -> None:
 
 
 def password_rule_errors(password: str) -> list[ValidationError]:
-    """Every way `password` breaks the published rule (product.md §2), in a stable order."""
+    """Every way `password` breaks the published rule (docs/rules.md), in a stable order."""
     errors = []
     if len(password) < PASSWORD_MIN_LENGTH:
         errors.append(

@@ -1,4 +1,4 @@
-"""Activity data: what a user's deletion must treat correctly (product.md §3).
+"""Activity data: what a user's deletion must treat correctly (docs/rules.md).
 
 History rows (calls, meetings, participants, themes, bookmarks) point at the user's row, which a
 deletion keeps as a tombstone: nothing here is rewritten when a user is deleted. Per-user

@@ -153,7 +153,7 @@ def funnel_teams(*, organization: Organization) -> list[tuple[FunnelTeam, list[U
 
 
 def deletion_impact(*, user: User) -> dict[str, int]:
-    """What deleting `user` removes and keeps, counted in one query (product.md §3)."""
+    """What deleting `user` removes and keeps, counted in one query (docs/rules.md)."""
 
     def count(model_qs, field="pk"):
         return Coalesce(

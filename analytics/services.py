@@ -7,7 +7,7 @@ def purge_user_activity(*, user) -> dict[str, int]:
     meetings, participants, themes and bookmarks are left as they are.
 
     Each is one DELETE statement whatever the number of rows: nothing here has delete signals
-    or Python-side cascades (quality.md B.1: one receiver would load every row)."""
+    or Python-side cascades (docs/performance.md: one receiver would load every row)."""
     by_user, _ = ByUserDaily.objects.filter(user=user).delete()
     memberships, _ = FunnelTeamMember.objects.filter(user=user).delete()
     return {"by_user_rows": by_user, "funnel_memberships": memberships}

@@ -1,4 +1,4 @@
-"""The second factor's server time beside the password check it follows (issue 16: under 5 ms).
+"""The second factor's server time beside the password check it follows (the target: under 5 ms).
 
 An admin with an authenticator app and a passkey is made for the run in the bench database and
 removed after it. Every call takes the accepting path: each TOTP call sends the code of a later

@@ -1,4 +1,4 @@
-"""The user CSV (product.md §5), as pure functions: rows <-> bytes, encodings, formula safety.
+"""The user CSV (docs/csv.md), as pure functions: rows <-> bytes, encodings, formula safety.
 
 Nothing here touches the database or the request: the export view and command stream what
 `encode_rows` yields, the import parses with `decode_file` and `read_rows`.
@@ -68,7 +68,7 @@ def restore(value: str) -> str:
 
 LOCALE_CODES = {"ja": "0", "en": "1"}
 LOCALE_FROM_CODE = {"0": "ja", "1": "en", "ja": "ja", "en": "en"}
-# MiiTel's bulk templates number the time zones (domain.md §2.4).
+# MiiTel's bulk templates number the time zones (docs/csv.md).
 TIME_ZONE_CODES = {
     "0": "Asia/Tokyo",
     "1": "Asia/Jayapura",

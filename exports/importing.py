@@ -1,4 +1,4 @@
-"""Bulk add and update from CSV (product.md §5; docs/csv.md): read the file in the chosen
+"""Bulk add and update from CSV (docs/csv.md): read the file in the chosen
 encoding, turn each row into a proposed change, and hand them all to the change service
 (users.changes.apply_changes): with commit=False for the dry run, which validates every row
 against every rule with nothing written, and with commit=True to apply all or nothing.

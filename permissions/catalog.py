@@ -1,4 +1,4 @@
-"""The service catalog (product.md §2), defined in code.
+"""The service catalog (docs/rules.md), defined in code.
 
 A contract names which of these an organization bought (and seat limits for seat-limited ones);
 grants give them to users. Labels are kept here in both languages, because CSV headers and the

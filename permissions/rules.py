@@ -1,4 +1,4 @@
-"""The rules of services and seats (product.md §2; docs/rules.md), as functions of a contract and
+"""The rules of services and seats (docs/rules.md), as functions of a contract and
 the state a change would leave. The change service (users.changes) calls them once per batch;
 nothing here reads or writes the database.
 

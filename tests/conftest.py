@@ -1,4 +1,4 @@
-"""The three users of every view test (style.md §10): an admin and a member of organization A,
+"""The three users of every view test: an admin and a member of organization A,
 and an admin of organization B, each organization with a full contract."""
 
 import pytest

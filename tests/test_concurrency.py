@@ -1,4 +1,4 @@
-"""Limits hold under concurrent requests (quality.md A.5, A.7 row 6), on PostgreSQL (the contract
+"""Limits hold under concurrent requests (docs/security.md), on PostgreSQL (the contract
 row is locked FOR UPDATE) and on file-based SQLite (IMMEDIATE transactions): threads, each on its
 own database connection, race for the last seats."""
 

@@ -1,4 +1,4 @@
-"""One rule set, every channel (product.md §8; docs/rules.md): each rule, broken the same way
+"""One rule set, every channel (docs/rules.md): each rule, broken the same way
 through the Add/Edit user form, the operators' commands, the CSV import's dry run and apply, and
 the change service called directly, gets the same verdict (refused, nothing written) and the
 same message. The service's own problem gives the expected message; every channel must show it.

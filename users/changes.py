@@ -1,4 +1,4 @@
-"""The one change service (product.md §8): every channel that writes users or their services —
+"""The one change service (docs/rules.md): every channel that writes users or their services —
 the add and edit forms, activate and deactivate, delete, the operators' commands, the CSV
 import — hands its proposed changes to `apply_changes`.
 
@@ -403,7 +403,7 @@ def _future(key: str, value) -> list[Problem]:
     ]
 
 
-# The field rules of product.md §2 (docs/rules.md), one checker per field.
+# The field rules of docs/rules.md, one checker per field.
 FIELD_CHECKS: dict[str, Callable[[str, Any], list[Problem]]] = {
     "login_id": _validator(validate_login_id),
     "name": _validator(validate_user_name),
@@ -746,7 +746,7 @@ class _Batch:
         return values.get("role") == User.Role.ADMIN and values.get("is_active") is True
 
     def _check_admins(self) -> None:
-        """The organization keeps at least one active admin (product.md §3)."""
+        """The organization keeps at least one active admin (docs/rules.md)."""
         valid = self._valid()
         removing = [
             p
@@ -1060,7 +1060,7 @@ def _write_grants(plans: list[_Plan], organization: Organization) -> None:
 
 
 def _delete(plan: _Plan, actor: Actor, now, events: list[AuditEvent]) -> None:
-    """product.md §3: the row stays as a tombstone keeping only the display name, so call
+    """docs/rules.md: the row stays as a tombstone keeping only the display name, so call
     records, meetings, participants, themes and bookmarks keep pointing at it unchanged and
     read "<name> (Deleted)". Purged for good: By-user rows, funnel team memberships, grants,
     sessions, 2-step verification methods and recovery codes, the login ID (free again at

@@ -34,7 +34,7 @@ def _time_zone_label(zone: str) -> str:
 
 
 class UserForm(forms.Form):
-    """Add or edit a user: the fields of product.md §2, then the contract's services.
+    """Add or edit a user: the fields of docs/rules.md, then the contract's services.
 
     The form only reads what was posted; every rule (required fields, formats, choices,
     passwords, services, seats, uniqueness, yourself, the last admin) is the change service's

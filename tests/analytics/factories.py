@@ -136,7 +136,7 @@ def by_user_days(user, days: int, *, start: int = 0, **kwargs) -> list[ByUserDai
 
 
 def deleted_label(name: str, locale: str) -> str:
-    """How a deleted user's name reads, in the viewer's language (product.md §3)."""
+    """How a deleted user's name reads, in the viewer's language (docs/rules.md)."""
     return f"{name}（削除済み）" if locale == "ja" else f"{name} (Deleted)"
 
 

@@ -184,7 +184,7 @@ JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 @pytest.mark.parametrize("url", LIST_PAGES, ids=["calls", "dashboard", "meetings"])
 def test_pages_read_in_japanese_for_a_japanese_speaking_admin(admin_client_a, admin_a, world, url):
-    """product.md §2: the whole UI renders in the signed-in user's locale (Japanese is the
+    """docs/rules.md: the whole UI renders in the signed-in user's locale (Japanese is the
     default). The heading and the column headers of the page must not be left in English."""
     User.objects.filter(pk=admin_a.pk).update(locale=User.Locale.JAPANESE)
 

@@ -1,4 +1,4 @@
-"""Deleting a user through the change service (product.md §3): one transaction that leaves a
+"""Deleting a user through the change service (docs/rules.md): one transaction that leaves a
 tombstone, purges By-user rows, funnel memberships, grants, sessions and the login ID, keeps
 every history row untouched, frees a seat, records an audit event, and refuses to delete
 yourself or the last active admin. Its cost does not grow with the user's history, and a

@@ -161,7 +161,7 @@ def test_get_shows_this_users_own_counts(admin_client_a, big_history):
 def test_impact_screen_reads_in_japanese_for_a_japanese_speaking_admin(
     admin_client_a, admin_a, big_history
 ):
-    """product.md §2: the whole UI renders in the signed-in user's locale (Japanese is the
+    """docs/rules.md: the whole UI renders in the signed-in user's locale (Japanese is the
     default); the screen that warns before an unrecoverable deletion must be readable too."""
     User.objects.filter(pk=admin_a.pk).update(locale=User.Locale.JAPANESE)
 

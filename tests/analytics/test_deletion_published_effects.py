@@ -1,5 +1,5 @@
 """The published help page, line by line: "What will happen after you delete a user?"
-(docs/seed-user-list.txt, made exact in product.md §3).
+(the published help page, made exact in docs/rules.md).
 
 One test per line of "What is Affected", "What is Not Affected" and the IMPORTANT note. Each test
 sets the line's situation up, checks what an admin sees before the deletion, deletes the user the

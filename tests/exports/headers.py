@@ -1,4 +1,4 @@
-"""The published column headers of the user CSV (product.md §5), in both languages: what every
+"""The published column headers of the user CSV (docs/csv.md), in both languages: what every
 export test compares a file's first row with."""
 
 EN_HEADER = [

@@ -1,4 +1,4 @@
-"""exports.csv_format (product.md §5; quality.md A.7 rows 26-27): the user CSV as pure functions.
+"""exports.csv_format (docs/csv.md; docs/security.md): the user CSV as pure functions.
 
 Formula neutralising and its exact inverse, RFC 4180 writing with CRLF, the three encodings (one BOM
 for utf-8-sig, none for utf-8, CP932 for shift_jis), decoding that refuses the wrong encoding

@@ -1,5 +1,5 @@
-"""CSV download (/users/export/) and the export_users command (product.md §5; issue 5 items 1-5;
-quality.md A.7 rows 26-28): the bytes decoded with each codec and compared cell by cell, the
+"""CSV download (/users/export/) and the export_users command (docs/csv.md;
+docs/security.md): the bytes decoded with each codec and compared cell by cell, the
 list's filters, tenant isolation, download headers, the Shift_JIS refusal before any byte, the
 audit record, access rules, and a query count that does not grow with the number of users."""
 

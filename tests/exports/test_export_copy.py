@@ -1,5 +1,5 @@
-"""The export's COPY path (PostgreSQL) writes exactly the bytes of the Python path (quality.md
-A.7 row 26, B.2 row 6; issue 19): the same data through both, compared byte for byte, in all
+"""The export's COPY path (PostgreSQL) writes exactly the bytes of the Python path
+(docs/csv.md, docs/performance.md): the same data through both, compared byte for byte, in all
 three encodings, over every filter and sort of the User List. The data has every character a
 cell may start with that the formula neutralising cares about (and apostrophes before them),
 commas, quotes, line breaks inside a name, `\\.`, Japanese, CP932-only characters, empty

@@ -1,4 +1,4 @@
-"""CSV import (product.md §5; domain.md §5; issue 5 items 6-9; quality.md A.7 rows 26-29): the
+"""CSV import (docs/csv.md; docs/security.md): the
 engine (exports.importing.validate_file / apply_file), the views (upload -> dry-run report ->
 apply -> done; cancel; generated passwords once; status JSON), the import_users command, and the
 round trip export -> import = no change.

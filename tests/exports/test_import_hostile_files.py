@@ -1,4 +1,4 @@
-"""Files the import must refuse cleanly (issue 13, item 2): Excel's "Unicode text" (UTF-16)
+"""Files the import must refuse cleanly: Excel's "Unicode text" (UTF-16)
 saved as .csv, and NUL characters in any cell. PostgreSQL stores neither a NUL in a text column
 nor "\\u0000" in a JSON one, so these were 500s when the report was stored or a login ID looked
 up. Now the file is refused with a message saying what to do; no user, grant or audit row is

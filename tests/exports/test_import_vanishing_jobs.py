@@ -1,6 +1,6 @@
 """An import job can vanish under a request or the worker: any admin's upload purges expired
 jobs. Whatever goes first, the answer is a page or a no-op, never a 500 or a lost result
-(issue 13, "objects that can vanish between a page and its POST")."""
+(objects that can vanish between a page and its POST)."""
 
 import threading
 import time

@@ -1,4 +1,4 @@
-"""The factors themselves (quality.md A.8 rows TOTP, WebAuthn, Recovery): codes accepted once
+"""The factors themselves (docs/security.md): codes accepted once
 within ±1 time step, secrets encrypted at rest, recovery codes hashed and single-use, passkeys
 checked for origin, RP ID, challenge and signature counter by py_webauthn."""
 

@@ -1,4 +1,4 @@
-"""Sign-in with a second factor (product.md §10; quality.md A.8): the password first, then the
+"""Sign-in with a second factor (docs/security.md): the password first, then the
 code, passkey or recovery code on its own page before the session counts as signed in; the key
 rotates after the second factor; failures count toward the same lockout as passwords; an admin
 who must use MFA and has none is taken to enrolment and reaches nothing else.

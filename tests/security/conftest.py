@@ -1,4 +1,4 @@
-"""Shared fixtures of the security suite (quality.md A.7): two organizations with similar data,
+"""Shared fixtures of the security suite (docs/security.md): two organizations with similar data,
 a payload that a missing check would turn into a write for every URL of the policy registry, and
 a dump of every tenant-owned table to compare before and after a request."""
 

@@ -1,5 +1,5 @@
 """Password storage, the audit trail, secrets kept out of logs, the published deviations, the
-per-IP sign-in limit, trusted proxies and the per-organization transfer limit (quality.md A.7
+per-IP sign-in limit, trusted proxies and the per-organization transfer limit (docs/security.md
 rows 13, 14, 30, 9, 11 and 29)."""
 
 import csv

@@ -1,5 +1,5 @@
 """Transport and security headers, CSP with nonces, cookies, caching and error pages under
-production settings (quality.md A.7 rows 19, 21, 22, 23, 28 and 31's /.git).
+production settings (docs/security.md's /.git).
 
 The test settings serve plain HTTP; the `production` fixture turns on what production runs
 (HSTS, Secure `__Host-` cookies, the HTTPS redirect) and every request is made over HTTPS."""

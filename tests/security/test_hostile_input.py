@@ -1,5 +1,5 @@
-"""Odd input that used to reach the database unchecked (issue 13, "beyond the five"), and the
-property-based tests of the User List's query parameters (quality.md A.7 row 24: never a 5xx).
+"""Odd input that used to reach the database unchecked, and the
+property-based tests of the User List's query parameters (docs/security.md: never a 5xx).
 
 Where each class of input is stopped:
 - query parameters and form fields: the forms. Django's CharField refuses a NUL with the

@@ -1,4 +1,4 @@
-"""Input handling (quality.md A.7 rows 24, 25 and 5): arbitrary text and bytes never make a 500
+"""Input handling (docs/security.md): arbitrary text and bytes never make a 500
 or a partial write; names that carry markup are escaped on every page; search terms are literal;
 POSTed fields outside the form are ignored, and no ModelForm takes fields wholesale."""
 

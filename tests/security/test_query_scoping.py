@@ -1,4 +1,4 @@
-"""Tenant scoping at the query layer (quality.md A.7 row 4; the django-scopes pattern).
+"""Tenant scoping at the query layer (docs/security.md).
 
 Every admin page is rendered for admin A with data in organizations A and B, and every SQL
 statement it runs is recorded with the project function that ran it. A statement that reads a

@@ -1,4 +1,4 @@
-"""Every URL under a policy (quality.md A.7 rows 1-4 and 20; issue 7 item 1).
+"""Every URL under a policy (docs/security.md).
 
 The registry miitel_admin.url_policy.POLICY names each URL's access (public, signed-in, admin),
 its methods and the organization-owned object its ID names. The URL resolver is walked, so a new
@@ -99,7 +99,7 @@ def test_every_policy_is_well_formed():
 
 
 def test_the_pending_gate_lets_through_exactly_the_sign_in_steps():
-    """Between the password and the second factor, only these answer (quality.md A.8)."""
+    """Between the password and the second factor, only these answer (docs/security.md)."""
     assert set(PendingSignInMiddleware.allowed_url_names) == {
         *PENDING_URLS,
         "login",
@@ -109,7 +109,7 @@ def test_the_pending_gate_lets_through_exactly_the_sign_in_steps():
 
 
 def test_only_the_documented_urls_are_public():
-    # quality.md A.7 row 1: the allowlist is the sign-in page, the health check (and static
+    # docs/security.md: the allowlist is the sign-in page, the health check (and static
     # files, served by WhiteNoise outside the URL resolver); "/" only redirects; the language
     # switch, POST with a CSRF token, changes a signed-in user's own locale or else a cookie.
     assert sorted(n for n, p in POLICY.items() if p.access == PUBLIC) == [
@@ -425,7 +425,7 @@ CONSOLE_METHODS = sorted(
 def test_mid_sign_in_every_console_url_leads_to_the_second_factor_and_changes_nothing(
     world, name, method
 ):
-    """quality.md A.8 (step-up): the password alone reaches no console page, no CSV export and
+    """docs/security.md (step-up): the password alone reaches no console page, no CSV export and
     not the security page; every one of them sends the browser to the second-factor page."""
     client = pending_client(world)
     url = url_of(name, world)

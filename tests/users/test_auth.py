@@ -1,7 +1,7 @@
 """Sign-in, sign-out, sessions, temporary passwords, timeouts, lockout, audit and language.
 
-product.md §2 (login ID, password, locale, active) and §4 (/login/, /logout/, /password/change/);
-quality.md A.7 rows 11 (brute force), 12 (no enumeration), 14 (temporary passwords), 16 (session
+docs/rules.md (login ID, password, locale, active) and §4 (/login/, /logout/, /password/change/);
+docs/security.md(brute force), 12 (no enumeration), 14 (temporary passwords), 16 (session
 rotation and logout), 17 (deactivation or a reset ends sessions), 18 (timeouts) and 30 (audit).
 
 django-axes is enabled here (settings_test keeps it on); its counters live in the database, so
@@ -114,7 +114,7 @@ def fail_times(login_id, n, *, ip=IP, password=WRONG_PASSWORD):
 
 
 def tombstone(user: User) -> None:
-    """What deletion leaves of a user: the row, with no login ID (product.md §3)."""
+    """What deletion leaves of a user: the row, with no login ID (docs/rules.md)."""
     User.all_objects.filter(pk=user.pk).update(
         deleted_at=timezone.now(), login_id="", login_id_key=""
     )

@@ -1,4 +1,4 @@
-"""Batches of changes (product.md §11): recorded as one batch with its members, undone as a
+"""Batches of changes (docs/rules.md): recorded as one batch with its members, undone as a
 batch within seven days (checked like any change), and scheduled deactivations run by the
 worker through the change service."""
 

@@ -1,4 +1,4 @@
-"""Names that read as someone else (issue 13, item 5): the Unicode bidirectional controls
+"""Names that read as someone else: the Unicode bidirectional controls
 (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) reorder what follows them, so
 "Admin\u202eB rewoP" shows as "AdminPower B" in lists and the audit log. User names and
 organization names refuse them with a message naming the field and the rule, on every channel:

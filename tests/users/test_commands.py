@@ -1,4 +1,4 @@
-"""Operators' commands (product.md §6): create_organization, set_contract, create_user, seed_demo.
+"""Operators' commands (README.md): create_organization, set_contract, create_user, seed_demo.
 
 Each command is a thin wrapper over the services the views use, so the same rules hold. Errors are
 CommandError (stderr, exit status 1, no traceback) with one "field: message" line per problem, and

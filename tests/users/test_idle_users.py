@@ -1,4 +1,4 @@
-"""The idle filter (product.md §11): no sign-in for 30 / 60 / 90 days (a user who never signed
+"""The idle filter (docs/rules.md): no sign-in for 30 / 60 / 90 days (a user who never signed
 in counts from the day they were added), or never signed in; on the User List, its export and
 its bulk actions alike."""
 

@@ -532,7 +532,7 @@ def test_edit_setting_meeting_access_to_none_removes_the_grant(admin_client_a, m
 
 def test_edit_leaves_grants_of_services_the_form_does_not_offer(admin_client_a, org_a, member_a):
     """A service dropped from the contract is not on the form; editing the user's name must not
-    silently revoke it (product.md §2: nothing is silently changed) nor record a services change
+    silently revoke it (docs/rules.md: nothing is silently changed) nor record a services change
     the admin never made."""
     mobile = GrantFactory(user=member_a, service=catalog.PHONE_MOBILE)
     contract = org_a.contract

@@ -1,4 +1,4 @@
-"""The field rules of product.md §2 at their boundaries: accounts.validators, and the same
+"""The field rules of docs/rules.md at their boundaries: accounts.validators, and the same
 rules through the Add new user form (the form reads, the change service decides)."""
 
 import pytest
@@ -20,7 +20,7 @@ from audit.services import Actor
 from users.changes import apply_changes
 from users.forms import UserForm
 
-# The published symbol sets exactly as product.md §2 prints them, one character each.
+# The published symbol sets exactly as docs/rules.md prints them, one character each.
 PUBLISHED_LOGIN_ID_SYMBOLS = "@ ! # $ % & * + - / = ? ^ _ ` { | } ~ ."
 PUBLISHED_PASSWORD_SYMBOLS = "^ $ * . [ ] { } ( ) ? \" ! @ # % & / \\ , > < ' : ; | _ ~ ` = + -"
 LOGIN_ID_SYMBOLS = PUBLISHED_LOGIN_ID_SYMBOLS.split()
