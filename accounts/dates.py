@@ -4,6 +4,7 @@ pages that show a date per row (the User List: 50 per page)."""
 
 from collections.abc import Callable
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.utils.dateformat import format as django_format
 from django.utils.dates import MONTHS_3
@@ -48,3 +49,29 @@ def formatter(fmt: str) -> Callable[[datetime], str]:
         return "".join(p if isinstance(p, str) else p(value) for p in pieces)
 
     return format_date
+
+
+# --- Scheduled deactivations: typed and shown in the organization's time zone ----------------
+
+SCHEDULE_INPUT = "%Y-%m-%dT%H:%M"
+_SCHEDULE_FORMATS = (SCHEDULE_INPUT, "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M")
+
+
+def parse_schedule(text: str, organization) -> datetime | None:
+    """A date and time typed for a scheduled deactivation, read in the organization's time zone
+    (None when it is not one). A time that the clocks skip (a DST gap) moves forward, as
+    zoneinfo reads it."""
+    for pattern in _SCHEDULE_FORMATS:
+        try:
+            naive = datetime.strptime(text[:40], pattern)
+        except ValueError:
+            continue
+        return naive.replace(tzinfo=ZoneInfo(organization.time_zone))
+    return None
+
+
+def schedule_text(moment: datetime | None, organization) -> str:
+    """A scheduled time as the form's input shows it, in the organization's time zone."""
+    if moment is None:
+        return ""
+    return moment.astimezone(ZoneInfo(organization.time_zone)).strftime(SCHEDULE_INPUT)

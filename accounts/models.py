@@ -17,6 +17,9 @@ class Organization(models.Model):
 
     name = models.CharField(_("name"), max_length=100)
     slug = models.SlugField(_("slug"), max_length=50, unique=True)
+    # The time zone of the organization's own times: a scheduled deactivation is entered and
+    # shown in it, whoever sets it (docs/rules.md).
+    time_zone = models.CharField(_("time zone"), max_length=64, default=DEFAULT_TIME_ZONE)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:

@@ -330,6 +330,8 @@ FIELD_LABELS = {
     "role": gettext_lazy("Role"),
     "extension": gettext_lazy("Extension number"),
     "is_active": gettext_lazy("Activate user"),
+    "deactivate_at": gettext_lazy("Scheduled deactivation"),
+    "external_id": gettext_lazy("External ID"),
 }
 
 

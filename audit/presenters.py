@@ -4,8 +4,10 @@ literal). The audit page and its CSV download both read events through here; wha
 left as it is ({field: [before, after]}, services as ["phone", "meeting_access=host"])."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.utils.formats import number_format
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
@@ -25,6 +27,8 @@ FIELD_LABELS = {
     "role": gettext_lazy("Role"),
     "extension": gettext_lazy("Extension number"),
     "is_active": gettext_lazy("Status"),
+    "deactivate_at": gettext_lazy("Scheduled deactivation"),
+    "external_id": gettext_lazy("External ID"),
     "services": gettext_lazy("Services"),
     "user_limit": gettext_lazy("User limit"),
     "service_limits": gettext_lazy("Seat limits"),
@@ -85,6 +89,8 @@ def value_text(field: str, value) -> str:
         return number_format(value, force_grouping=True)
     if field == "services" and isinstance(value, list):
         return ", ".join(service_label(v) for v in value)
+    if field == "deactivate_at" and isinstance(value, str):
+        return _when(value)
     if field == "service_limits" and isinstance(value, dict):
         return ", ".join(
             f"{service_label(code)}: {value_text(field, limit)}"
@@ -93,6 +99,17 @@ def value_text(field: str, value) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return str(value)
+
+
+def _when(value: str) -> str:
+    """A stored ISO time, in the viewer's time zone and format."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if timezone.is_naive(moment):
+        return value
+    return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
 
 
 _ORGANIZATION_ACTIONS = (AuditEvent.Action.ORGANIZATION_CREATE, AuditEvent.Action.CONTRACT_CHANGE)

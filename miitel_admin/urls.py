@@ -17,6 +17,7 @@ urlpatterns = [
     path("users/", include("exports.urls")),
     path("users/", include("users.urls")),
     path("audit/export/", audit_views.audit_export, name="audit_export"),
+    path("audit/batches/", include("users.batch_urls")),
     path("audit/", include("audit.urls")),
     path("provisioning/", include("scim.page_urls")),
     path("scim/v2/", include("scim.urls")),

@@ -1230,17 +1230,22 @@ def undo_batch(
     A user whose field has been changed again since is not silently reverted: that is a
     problem of its own ("undo_changed_since")."""
     record = ChangeBatch.objects.filter(organization=organization, pk=batch_id).first()
-    refusal = _undo_refusal(record)
+    refusal = _undo_refusal(organization, record)
     if refusal is not None:
         return ChangeResult(
             outcomes=[Outcome(change=Change(), status=ERROR, problems=[refusal])], committed=False
         )
     events = list(
-        AuditEvent.objects.filter(batch=record, target__isnull=False)
+        AuditEvent.objects.filter(organization=organization, batch=record, target__isnull=False)
         .exclude(changes={})
         .order_by("id")
     )
-    current = {u.pk: u for u in User.all_objects.filter(pk__in=[e.target_id for e in events])}
+    current = {
+        u.pk: u
+        for u in User.all_objects.filter(
+            organization=organization, pk__in=[e.target_id for e in events]
+        )
+    }
     grants: dict[int, Grants] = defaultdict(dict)
     for user_id, code, level in ServiceGrant.objects.filter(
         organization=organization, user_id__in=list(current)
@@ -1278,7 +1283,7 @@ def undo_batch(
     return result
 
 
-def _undo_refusal(record: ChangeBatch | None) -> Problem | None:
+def _undo_refusal(organization: Organization, record: ChangeBatch | None) -> Problem | None:
     if record is None:
         return Problem(field=GENERAL, message=_("No such batch of changes."), code="batch_missing")
     if record.kind not in UNDOABLE:
@@ -1287,7 +1292,7 @@ def _undo_refusal(record: ChangeBatch | None) -> Problem | None:
             message=_("Deletions and undos cannot be undone."),
             code="batch_not_undoable",
         )
-    if hasattr(record, "undone_by"):
+    if ChangeBatch.objects.filter(organization=organization, undo_of=record).exists():
         return Problem(
             field=GENERAL, message=_("This batch was already undone."), code="batch_undone"
         )

@@ -11,6 +11,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.dates import SCHEDULE_INPUT, parse_schedule, schedule_text
 from accounts.fields import DEFAULT_TIME_ZONE, FIELD_LABELS, NEW_USER_DEFAULTS, USER_FIELDS
 from accounts.models import Organization, User
 from accounts.validators import LOGIN_ID_SYMBOLS, PublishedPasswordRuleValidator, offered_time_zones
@@ -68,6 +69,12 @@ class UserForm(forms.Form):
         help_text=gettext_lazy("Optional. 3 to 6 digits, unique in your organization."),
     )
     is_active = forms.BooleanField(label=FIELD_LABELS["is_active"], required=False)
+    # A date and time in the organization's time zone (blank: none; clearing it cancels).
+    deactivate_at = forms.CharField(
+        label=FIELD_LABELS["deactivate_at"],
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=SCHEDULE_INPUT),
+    )
     # The version of the user the edit page was opened on (users.changes refuses a stale one).
     version = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=0)
 
@@ -84,6 +91,7 @@ class UserForm(forms.Form):
         if instance is not None and "initial" not in kwargs:
             kwargs["initial"] = {
                 **{key: getattr(instance, key) for key in USER_FIELDS},
+                "deactivate_at": schedule_text(instance.deactivate_at, organization),
                 "version": instance.version,
                 **_grants_initial(grants or {}),
             }
@@ -111,9 +119,14 @@ class UserForm(forms.Form):
         )
         for key in ("login_id", "name", "locale", "time_zone", "role"):
             self.fields[key].mandatory = True
+        self.fields["deactivate_at"].help_text = _(
+            "Optional. The user is deactivated at this time (%(zone)s time) and signed out "
+            "everywhere. Clear it to cancel."
+        ) % {"zone": organization.time_zone}
         if instance is None:
             del self.fields["is_active"]
             del self.fields["version"]
+            del self.fields["deactivate_at"]
             self.fields["password"].mandatory = True
         else:
             self.fields["password"].label = gettext_lazy("New temporary password")
@@ -142,6 +155,22 @@ class UserForm(forms.Form):
             if service.seat_limited and contract.seat_limit(service.code) is not None:
                 self.fields[name].help_text = _("Limited to the seats in your contract.")
 
+    def clean_deactivate_at(self):
+        text = self.cleaned_data.get("deactivate_at", "").strip()
+        if not text:
+            return None
+        current = self.instance.deactivate_at if self.instance is not None else None
+        if current is not None and text == schedule_text(current, self.organization):
+            return current  # shown to the minute: unchanged, whatever its seconds
+        moment = parse_schedule(text, self.organization)
+        if moment is None:
+            raise ValidationError(
+                _("Enter the date and time as YYYY-MM-DD HH:MM, such as %(example)s.")
+                % {"example": "2026-12-31 18:00"},
+                code="deactivate_at_invalid",
+            )
+        return moment
+
     def grants(self, current: Grants | None = None) -> Grants:
         """The services chosen on the form, plus the user's `current` grants of services the
         form does not offer (no longer in the contract): those are kept, never silently
@@ -167,6 +196,8 @@ class UserForm(forms.Form):
         """What was posted, as a proposed change (call is_valid() first)."""
         data = self.cleaned_data
         fields = {key: data[key] for key in USER_FIELDS if key in self.fields}
+        if "deactivate_at" in self.fields and "deactivate_at" in data:
+            fields["deactivate_at"] = data["deactivate_at"]
         return Change(
             user_id=self.instance.pk if self.instance is not None else None,
             fields=fields,

@@ -30,6 +30,8 @@ class Row:
     granted: frozenset[str]
     last_login: datetime | None  # in the viewer's time zone
     last_login_text: str  # formatted in the viewer's language ("" for never)
+    deactivate_at_text: str  # a scheduled deactivation, formatted likewise ("" for none)
+    detail_url: str
     edit_url: str
     activate_url: str | None
     deactivate_url: str | None
@@ -46,9 +48,9 @@ def user_rows(*, users, actor: User, services: list[catalog.Service], back: str)
     """The table body of the User List."""
     back_param = "?next=" + quote(back, safe="")
     # One reverse() per URL name, not per row: "/users/0/edit/" split around the ID.
-    edit, activate, deactivate, delete = (
+    detail, edit, activate, deactivate, delete = (
         reverse(f"users:{name}", args=[0]).split("/0/", 1)
-        for name in ("edit", "activate", "deactivate", "delete")
+        for name in ("detail", "edit", "activate", "deactivate", "delete")
     )
 
     def link(parts: list[str], pk: int) -> str:
@@ -67,6 +69,10 @@ def user_rows(*, users, actor: User, services: list[catalog.Service], back: str)
                 granted=frozenset(selectors.parse_grants(user.grant_codes)),
                 last_login=last_login,
                 last_login_text=when(last_login) if last_login else "",
+                deactivate_at_text=(
+                    when(localtime(user.deactivate_at)) if user.deactivate_at else ""
+                ),
+                detail_url=link(detail, user.id),
                 edit_url=link(edit, user.id),
                 activate_url=link(activate, user.id)
                 if access.can_activate_user(actor, user)

@@ -159,6 +159,7 @@ LIST_ROW_FIELDS = (
     "extension",
     "last_login",
     "service_count",
+    "deactivate_at",
 )
 
 

@@ -7,7 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from accounts.fields import DEFAULT_TIME_ZONE
 from accounts.models import Contract, Organization, User
+from accounts.validators import offered_time_zones
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record, diff
 from permissions import catalog
@@ -25,7 +27,12 @@ def organization_create(
     user_limit: int,
     services: list[str] | None = None,
     service_limits: dict[str, int] | None = None,
+    time_zone: str = DEFAULT_TIME_ZONE,
 ) -> Organization:
+    if time_zone not in offered_time_zones():
+        raise ValidationError(
+            {"time_zone": _("“%(zone)s” is not a time zone offered.") % {"zone": time_zone}}
+        )
     services = sorted(set(catalog.DEFAULT_CONTRACT_SERVICES if services is None else services))
     service_limits = dict(service_limits or {})
     validate_contract_terms(user_limit=user_limit, services=services, service_limits=service_limits)
@@ -33,7 +40,7 @@ def organization_create(
         raise ValidationError(
             {"slug": _("An organization with the slug “%(slug)s” already exists.") % {"slug": slug}}
         )
-    organization = Organization(slug=slug, name=name)
+    organization = Organization(slug=slug, name=name, time_zone=time_zone)
     organization.full_clean()
     organization.save()
     Contract.objects.create(
@@ -49,6 +56,7 @@ def organization_create(
         target_label=slug,
         changes={
             "name": [None, name],
+            "time_zone": [None, time_zone],
             "user_limit": [None, user_limit],
             "services": [None, sorted(services)],
             "service_limits": [None, service_limits],

@@ -303,6 +303,7 @@ def _edit_form(request, target: User, data=None) -> UserForm:
         # Your own role and active flag are not yours to change (no self-lockout).
         form.fields["role"].disabled = True
         form.fields["is_active"].disabled = True
+        form.fields["deactivate_at"].disabled = True
     return form
 
 
@@ -317,7 +318,7 @@ def _refreshed(request, target: User, stale: Problem) -> UserForm:
     for name, field in current.fields.items():
         if (
             name == "version"
-            or (name in USER_FIELDS and name in changed)
+            or (name in (*USER_FIELDS, "deactivate_at") and name in changed)
             or (name.startswith("service_") and "services" in changed)
         ):
             value = current.initial.get(name, field.initial)

@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from accounts.models import Contract, User, UserSession
 from analytics.models import CallRecord, Meeting, MeetingParticipant
-from audit.models import AuditEvent
+from audit.models import AuditEvent, ChangeBatch
 from audit.services import Actor
 from exports.models import ActiveTransfer, ImportJob
 from mfa.models import OrganizationPolicy, RecoveryCode, TOTPDevice, WebAuthnCredential
@@ -35,6 +35,7 @@ from tests.analytics.factories import (
 )
 from tests.factories import PASSWORD, AdminFactory, GrantFactory, UserFactory
 from tests.mfa.factories import PasskeyFactory, TOTPDeviceFactory
+from users.changes import BatchSpec, Change, apply_changes
 
 NEW_PASSWORD = "Qv7#mZp2Lx9w"
 IMPORT_CSV = (
@@ -113,6 +114,13 @@ def build_world(org_a, org_b, admin_a, member_a, admin_b) -> dict:
         new = token_create(
             organization=org, actor=Actor.operator("test"), name=f"Entra ID {key.upper()}"
         )
+        batched = UserFactory(organization=org, login_id=f"batched@{key}.example.com")
+        world[f"batch_{key}"] = apply_changes(
+            organization=org,
+            actor=Actor.operator("test"),
+            changes=[Change(user_id=batched.pk, fields={"is_active": False})],
+            batch=BatchSpec(kind=ChangeBatch.Kind.DEACTIVATE),
+        ).batch
         world[f"token_{key}"] = new.token
         world[f"token_secret_{key}"] = new.secret
     return world
@@ -133,6 +141,7 @@ SCOPED_KWARG = {
     "totp_device": "factor_id",
     "passkey": "factor_id",
     "scim_token": "token_id",
+    "batch": "batch_id",
 }
 SCOPED_MODEL = {
     "user": User,
@@ -166,13 +175,15 @@ def scoped_object(name: str, world: dict, key: str = "a"):
         return world[f"passkey_{key}"]
     if policy.scoped == "scim_token":
         return world[f"token_{key}"]
+    if policy.scoped == "batch":
+        return world[f"batch_{key}"]
     return None
 
 
 def missing_id(name: str):
     """An ID of the right type that names no object at all."""
     scoped = POLICY[name].scoped
-    if scoped == "import_job":
+    if scoped in ("import_job", "batch"):
         return uuid.uuid4()
     model = SCOPED_MODEL[scoped]
     return (model._base_manager.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1000
@@ -306,6 +317,7 @@ def dump() -> str:
         "recovery_codes": RecoveryCode.objects.order_by("pk"),
         "mfa_policies": OrganizationPolicy.objects.order_by("pk"),
         "scim_tokens": ScimToken.objects.order_by("pk"),
+        "batches": ChangeBatch.objects.order_by("pk"),
     }
     out = io.StringIO()
     json.dump({k: _rows(v) for k, v in tables.items()}, out, default=str, sort_keys=True)

@@ -91,7 +91,15 @@ def test_every_policy_is_well_formed():
         assert policy.access in (PUBLIC, SIGNED_IN, ADMIN, PENDING, TOKEN), name
         assert policy.methods, name
         assert set(policy.methods) <= set(METHODS), name
-        assert policy.scoped in (None, "user", "meeting", "import_job", "scim_token", *OWNED), name
+        assert policy.scoped in (
+            None,
+            "user",
+            "meeting",
+            "import_job",
+            "scim_token",
+            "batch",
+            *OWNED,
+        ), name
         if policy.scoped in OWNED:
             assert policy.access == SIGNED_IN, f"{name}: one's own object, for any signed-in user"
         elif policy.scoped:

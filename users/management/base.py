@@ -3,11 +3,14 @@ per line on stderr (CommandError: exit status 1, no traceback), JSON output for 
 
 import json
 import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 
+from accounts.dates import parse_schedule
 from accounts.models import Organization, User
 from accounts.problems import GENERAL
 from accounts.validators import normalize_login_id
@@ -145,3 +148,25 @@ def parse_limits(items: list[str] | None) -> dict[str, int] | None:
 
 def is_tty(stream) -> bool:
     return hasattr(stream, "isatty") and stream.isatty() and sys.stdin.isatty()
+
+
+def schedule_option(text: str, organization: Organization):
+    """A --deactivate-at value: "none" (cancel), a date and time in the organization's time
+    zone, or ISO 8601 with an offset."""
+    text = text.strip()
+    if text.lower() in ("none", ""):
+        return None
+    moment = parse_schedule(text, organization)
+    if moment is None:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            moment = None
+    if moment is None or (moment.tzinfo is None and len(text) <= 10):
+        raise CommandError(
+            f"deactivate-at: “{text}” is not a date and time (YYYY-MM-DD HH:MM, in "
+            f"{organization.time_zone}), or none."
+        )
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(organization.time_zone))
+    return moment

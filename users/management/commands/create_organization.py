@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError
 
+from accounts.fields import DEFAULT_TIME_ZONE
 from permissions import catalog
 from users import services
 from users.management.base import OperatorCommand, error_lines, fail, parse_limits
@@ -27,6 +28,13 @@ class Command(OperatorCommand):
             metavar="CODE=N",
             help="Seat limit of a seat-limited service (repeatable), e.g. phone=20.",
         )
+        parser.add_argument(
+            "--time-zone",
+            default=DEFAULT_TIME_ZONE,
+            help="The organization's time zone, for scheduled deactivations (default: "
+            + DEFAULT_TIME_ZONE
+            + ").",
+        )
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
     def handle(self, *args, **options):
@@ -41,6 +49,7 @@ class Command(OperatorCommand):
                 user_limit=options["user_limit"],
                 services=services_list,
                 service_limits=parse_limits(options["service_limit"]),
+                time_zone=options["time_zone"],
             )
         except ValidationError as error:
             raise fail(error_lines(error)) from None
@@ -48,6 +57,7 @@ class Command(OperatorCommand):
         result = {
             "slug": organization.slug,
             "name": organization.name,
+            "time_zone": organization.time_zone,
             "user_limit": contract.user_limit,
             "services": contract.services,
             "service_limits": contract.service_limits,
@@ -60,6 +70,7 @@ class Command(OperatorCommand):
                     f"Created organization {organization.slug} ({organization.name})."
                 )
             )
+            self.stdout.write(f"  time zone:  {organization.time_zone}")
             self.stdout.write(f"  user limit: {contract.user_limit}")
             self.stdout.write(f"  services:   {', '.join(contract.services) or '(none)'}")
             for code, limit in contract.service_limits.items():

@@ -1,7 +1,12 @@
 from users.changes import Change
-from users.management.base import OperatorCommand, parse_services
+from users.management.base import OperatorCommand, parse_services, schedule_option
 
-NAMES = {"login_id": "new-login-id", "time_zone": "time-zone", "is_active": "active"}
+NAMES = {
+    "login_id": "new-login-id",
+    "time_zone": "time-zone",
+    "is_active": "active",
+    "deactivate_at": "deactivate-at",
+}
 
 # option -> user field, for the options that set one field each (None: not given, kept).
 FIELD_OPTIONS = {
@@ -34,6 +39,12 @@ class Command(OperatorCommand):
         password.add_argument("--password", help="A new temporary password.")
         password.add_argument("--generate-password", action="store_true")
         parser.add_argument(
+            "--deactivate-at",
+            metavar="WHEN",
+            help='Schedule the deactivation: "YYYY-MM-DD HH:MM" in the organization\'s time '
+            'zone (or ISO 8601 with an offset); "none" cancels it.',
+        )
+        parser.add_argument(
             "--services", help="Replace the user's services, e.g. phone,call_history."
         )
         parser.add_argument("--json", action="store_true")
@@ -41,13 +52,16 @@ class Command(OperatorCommand):
     def handle(self, *args, **options):
         organization = self.get_organization(options["organization"])
         user = self.get_user(organization, options["login_id"])
+        fields = {
+            field: options[option]
+            for option, field in FIELD_OPTIONS.items()
+            if options[option] is not None
+        }
+        if options["deactivate_at"] is not None:
+            fields["deactivate_at"] = schedule_option(options["deactivate_at"], organization)
         change = Change(
             user_id=user.pk,
-            fields={
-                field: options[option]
-                for option, field in FIELD_OPTIONS.items()
-                if options[option] is not None
-            },
+            fields=fields,
             grants=parse_services(options["services"]),
             password=options["password"],
             generate_password=options["generate_password"],
