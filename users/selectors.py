@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.db import connection
 from django.db.models import (
     CharField,
+    Count,
     F,
     Q,
     QuerySet,
@@ -185,6 +186,7 @@ class SeatMeter:
     used: int
     limit: int
     services: list[tuple[str, int, int]]  # (label, used, limit) of seat-limited services
+    codes: tuple[str, ...] = ()  # those services' codes, in the same order
 
     @property
     def full(self) -> bool:
@@ -223,4 +225,22 @@ def seat_meter(*, organization: Organization) -> SeatMeter:
         services=[
             (catalog.get(code).label, usage[code], contract.seat_limit(code)) for code in limited
         ],
+        codes=tuple(limited),
     )
+
+
+def seats_held(*, organization: Organization, qs: QuerySet[User], codes) -> dict[str, int]:
+    """The seats of seat-limited services (`codes`) that the users of `qs` hold: what the
+    idle filter shows before a bulk deactivate (one grouped count)."""
+    held = dict.fromkeys(codes, 0)
+    held.update(
+        ServiceGrant.objects.filter(
+            organization=organization,
+            service__in=list(codes),
+            user_id__in=qs.order_by().values("pk"),
+        )
+        .values_list("service")
+        .annotate(n=Count("id"))
+        .values_list("service", "n")
+    )
+    return held

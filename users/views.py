@@ -199,6 +199,14 @@ def user_list(request: HttpRequest) -> HttpResponse:
             }
         )
     list_qs = query_string(params)
+    idle_seats = None
+    if params["idle"] and page.total and not page.total_capped:
+        # Idle users hold seats: what a bulk deactivate of them would free (docs/rules.md).
+        held = selectors.seats_held(organization=organization, qs=qs, codes=meter.codes)
+        idle_seats = [
+            (label, held[code])
+            for code, (label, _used, _limit) in zip(meter.codes, meter.services, strict=True)
+        ]
     return render(
         request,
         "users/user_list.html",
@@ -216,6 +224,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
             "list_qs": list_qs,
             "first_url": "?" + list_qs,
             "filtered": filtered,
+            "idle_seats": idle_seats,
         },
     )
 

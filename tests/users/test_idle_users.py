@@ -10,8 +10,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
-from tests.factories import UserFactory
+from accounts.models import Contract, User
+from permissions import catalog
+from tests.factories import GrantFactory, UserFactory
 from users import selectors
 
 
@@ -63,3 +64,15 @@ def test_the_user_list_and_its_export_filter_idle_users_alike(admin_client_a, or
 
 def test_an_unknown_idle_value_is_ignored(admin_client_a, people):
     assert admin_client_a.get(reverse("users:list"), {"idle": "forever"}).status_code == 200
+
+
+def test_the_idle_filter_shows_the_seats_the_idle_users_hold(admin_client_a, org_a, people):
+    Contract.objects.filter(organization=org_a).update(service_limits={catalog.PHONE: 10})
+    GrantFactory(user=people["day61"], service=catalog.PHONE)
+    GrantFactory(user=people["today"], service=catalog.PHONE)  # not idle: not counted
+    response = admin_client_a.get(reverse("users:list") + "?idle=60")
+    # Idle for 60 days: Day61 and OldNever (added 100 days ago, never signed in).
+    assert response.context["idle_seats"] == [(catalog.get(catalog.PHONE).label, 1)]
+    assert response.context["page"].total == 2
+    unfiltered = admin_client_a.get(reverse("users:list"))
+    assert unfiltered.context["idle_seats"] is None
