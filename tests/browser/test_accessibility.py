@@ -4,8 +4,10 @@ no Japanese in the English UI, besides product names and what users typed), and 
 each is saved (test-artifacts/screenshots)."""
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import Organization, User
@@ -17,7 +19,7 @@ from analytics.models import (
     MeetingParticipant,
     TableTheme,
 )
-from audit.models import AuditEvent
+from audit.models import AuditEvent, ChangeBatch
 from audit.services import Actor
 from exports.models import ImportJob
 from tests.analytics.factories import (
@@ -30,6 +32,7 @@ from tests.analytics.factories import (
 from tests.browser.conftest import foreign_text
 from tests.factories import PASSWORD, AdminFactory, GrantFactory, OrganizationFactory, UserFactory
 from tests.services import create_user, user_delete
+from users.changes import BatchSpec, Change, apply_changes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -144,7 +147,21 @@ def test_every_page_passes_axe_in_both_languages(new_page, axe, screenshot, lang
     check("user-list-menu")
 
     target = members[0]
+    User.objects.filter(pk=target.pk).update(deactivate_at=timezone.now() + timedelta(days=30))
+    batch = apply_changes(
+        organization=admin.organization,
+        actor=Actor(user=admin, label=admin.login_id),
+        changes=[
+            Change(
+                user_id=UserFactory(organization=admin.organization).pk, fields={"is_active": False}
+            )
+        ],
+        batch=BatchSpec(kind=ChangeBatch.Kind.DEACTIVATE),
+    ).batch
     pages = [
+        ("user-detail", f"/users/{target.pk}/"),
+        ("batch", f"/audit/batches/{batch.pk}/"),
+        ("batch-undo", f"/audit/batches/{batch.pk}/undo/"),
         ("user-add", "/users/new/"),
         ("user-edit", f"/users/{target.pk}/edit/"),
         ("user-deactivate", f"/users/{target.pk}/deactivate/"),
