@@ -80,14 +80,16 @@ class TestIdp:
         signer: str = "idp",
         published: str | None = None,
         sso_url: str = "https://idp.example.test/entra/sso",
+        days: int = 365,
     ):
+        self.days = days
         self.entity_id = entity_id
         self.signer = signer
         self.published = published or signer
         self.sso_url = sso_url
 
     def _config(self, signer: str, sp_metadata: list[str] | None = None) -> IdPConfig:
-        key_file, cert_file, _der = keypair(signer)
+        key_file, cert_file, _der = keypair(signer, self.days)
         conf = IdPConfig()
         conf.load(
             {
