@@ -246,3 +246,53 @@ def test_the_command_refuses_bad_metadata(org_a, tmp_path):
     path.write_text("<!DOCTYPE x><x/>")
     with pytest.raises(CommandError, match="metadata-file"):
         call_command("sso", "set", "--organization", "org-a", "--metadata-file", str(path))
+
+
+# --- The audit log in words -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        (
+            "en",
+            [
+                "Single sign-on refused: signature missing or not valid",
+                "Single sign-on settings changed",
+                "Identity provider entity ID",
+                "Match users by",
+                "NameID (email address format)",
+                "Signed in with single sign-on",
+            ],
+        ),
+        (
+            "ja",
+            [
+                "シングルサインオンを拒否",
+                "シングルサインオンの設定を変更",
+                "ID プロバイダーのエンティティ ID",
+                "ユーザーの照合方法",
+                "NameID（メールアドレス形式）",
+                "シングルサインオンでサインイン",
+            ],
+        ),
+    ],
+)
+def test_sso_events_read_in_words(admin_client_a, admin_a, org_a, idp, locale, expected):
+    connect(org_a, idp)
+    admin_client_a.post(
+        OPTIONS_URL, options(enabled="on", match_by="attribute", match_attribute="mail")
+    )
+    trip = start(idp)
+    answer(trip, signed(idp, trip, admin_a.login_id, sign_assertion=False))
+    trip = start(idp)
+    answer(trip, signed(idp, trip, admin_a.login_id, attributes={"mail": [admin_a.login_id]}))
+    admin_a.locale = locale
+    admin_a.save(update_fields=["locale"])
+
+    page = admin_client_a.get(reverse("audit:list")).content.decode()
+
+    for text in expected:
+        assert text in page, text
+    for code in ("match_by", "idp_entity_id", "name_id", "require_sso"):
+        assert code not in page, code
