@@ -189,7 +189,7 @@ def test_password_sign_in_is_refused_under_require_sso(client, required, member_
         response = client.post(reverse("login"), {"username": user.login_id, "password": PASSWORD})
         assert response.status_code == 200
         assert "_auth_user_id" not in client.session
-        assert "「SSO でサインイン」を使用してください" in response.content.decode()
+        assert "「SSO でログイン」を使用してください" in response.content.decode()
     assert (
         AuditEvent.objects.filter(
             action=AuditEvent.Action.LOGIN_FAILED, detail="sso required"
@@ -216,7 +216,7 @@ def test_sso_still_signs_in_under_require_sso(required, idp, member_a):
 
 def test_the_user_form_says_password_sign_in_is_off(admin_client_a, required, member_a):
     page = admin_client_a.get(reverse("users:edit", kwargs={"user_id": member_a.pk}))
-    assert "このユーザーはパスワードでサインインできません" in page.content.decode()
+    assert "このユーザーはパスワードでログインできません" in page.content.decode()
 
 
 # --- The operator command -------------------------------------------------------------------------
@@ -273,7 +273,7 @@ def test_the_command_refuses_bad_metadata(org_a, tmp_path):
                 "ID プロバイダーのエンティティ ID",
                 "ユーザーの照合方法",
                 "NameID（メールアドレス形式）",
-                "シングルサインオンでサインイン",
+                "シングルサインオンでログイン",
             ],
         ),
     ],
