@@ -31,10 +31,14 @@ def sp_of(slug: str) -> tuple[str, str]:
     )
 
 
-def connect(organization, idp: TestIdp, *, enabled: bool = True, **fields) -> SsoConfig:
+def connect(
+    organization, idp: TestIdp, *, enabled: bool = True, actor: Actor | None = None, **fields
+) -> SsoConfig:
     """Save the IdP's metadata for `organization` through the service, as tested and on."""
     config = services.metadata_set(
-        actor=Actor.operator("test"), organization=organization, xml=idp.metadata_xml.encode()
+        actor=actor or Actor.operator("test"),
+        organization=organization,
+        xml=idp.metadata_xml.encode(),
     )
     config.tested_metadata_sha256 = selectors.metadata_digest(config.metadata_xml)
     config.enabled = enabled
