@@ -19,7 +19,7 @@ from audit.services import Actor, audit_record
 from mfa import selectors as mfa_selectors
 
 from . import saml, selectors
-from .metadata import IdpMetadata, parse_metadata
+from .metadata import IdpMetadata, MetadataError, parse_metadata
 from .models import AuthnRequestRecord, SsoConfig, UsedAssertion
 
 # How long an AuthnRequest waits for its response.
@@ -66,8 +66,6 @@ def metadata_set(*, actor: Actor, organization: Organization, xml: bytes) -> Sso
     turned on; certificates added or removed (a rollover) keep SSO as it is."""
     parsed: IdpMetadata = parse_metadata(xml)
     if parsed.wants_signed_requests and not settings.SSO_SP_KEY_FILE:
-        from .metadata import MetadataError
-
         raise MetadataError(
             _(
                 "This identity provider wants signed sign-in requests, and this service has no "
@@ -268,15 +266,16 @@ def response_accept(*, config: SsoConfig, verified: saml.Verified, browser: str)
     if test_by is not None:
         if test_by.pk != user.pk:
             raise saml.Refused("test_other_user")
-        config.tested_metadata_sha256 = selectors.metadata_digest(config.metadata_xml)
-        config.tested_at = now
-        config.save(update_fields=["tested_metadata_sha256", "tested_at", "updated_at"])
-        audit_record(
-            actor=Actor(user=user, label=user.login_id),
-            action=AuditEvent.Action.SSO_TEST,
-            organization=config.organization,
-            target=user,
-        )
+        with transaction.atomic():
+            config.tested_metadata_sha256 = selectors.metadata_digest(config.metadata_xml)
+            config.tested_at = now
+            config.save(update_fields=["tested_metadata_sha256", "tested_at", "updated_at"])
+            audit_record(
+                actor=Actor(user=user, label=user.login_id),
+                action=AuditEvent.Action.SSO_TEST,
+                organization=config.organization,
+                target=user,
+            )
     return Accepted(user=user, next_url=record.next_url if record else "", test_by=test_by)
 
 

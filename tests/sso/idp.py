@@ -17,6 +17,8 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, saml
 from saml2.config import IdPConfig, SPConfig
 from saml2.metadata import entity_descriptor
 from saml2.saml import NAMEID_FORMAT_EMAILADDRESS
+from saml2.s_utils import decode_base64_and_inflate
+from saml2.samlp import authn_request_from_string
 from saml2.server import Server
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
@@ -81,8 +83,10 @@ class TestIdp:
         published: str | None = None,
         sso_url: str = "https://idp.example.test/entra/sso",
         days: int = 365,
+        wants_signed_requests: bool = False,
     ):
         self.days = days
+        self.wants_signed_requests = wants_signed_requests
         self.entity_id = entity_id
         self.signer = signer
         self.published = published or signer
@@ -100,7 +104,7 @@ class TestIdp:
                             "single_sign_on_service": [(self.sso_url, BINDING_HTTP_REDIRECT)]
                         },
                         "name_id_format": [NAMEID_FORMAT_EMAILADDRESS],
-                        "want_authn_requests_signed": False,
+                        "want_authn_requests_signed": self.wants_signed_requests,
                         "policy": {
                             "default": {
                                 "lifetime": {"minutes": 5},
@@ -125,9 +129,8 @@ class TestIdp:
     def request_id(self, location: str) -> str:
         """The ID of the AuthnRequest a browser was sent to the IdP with (HTTP-Redirect)."""
         query = parse_qs(urlsplit(location).query)
-        server = Server(config=self._config(self.signer))
-        request = server.parse_authn_request(query["SAMLRequest"][0], BINDING_HTTP_REDIRECT)
-        return request.message.id
+        request = authn_request_from_string(decode_base64_and_inflate(query["SAMLRequest"][0]))
+        return request.id
 
     def response(
         self,
