@@ -21,6 +21,7 @@ from saml2.response import StatusError, UnsolicitedResponse
 from saml2.saml import NAMEID_FORMAT_EMAILADDRESS
 from saml2.sigver import SigverError
 from saml2.validate import ResponseLifetimeExceed, ToEarly
+from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 from .models import SsoConfig
 from .xml import UnsafeXml, check_xml
@@ -80,6 +81,9 @@ def _sp_config(config: SsoConfig, urls: SpUrls, *, allow_unsolicited: bool) -> S
         "metadata": {"inline": [config.metadata_xml]},
         "xmlsec_binary": settings.SSO_XMLSEC_BINARY,
         "accepted_time_diff": settings.SSO_CLOCK_SKEW_SECONDS,
+        # Our own signatures (AuthnRequests) in SHA-256, not pysaml2's default SHA-1.
+        "signing_algorithm": SIG_RSA_SHA256,
+        "digest_algorithm": DIGEST_SHA256,
         "allow_unknown_attributes": True,
     }
     if sp_key and sp_cert:
@@ -121,6 +125,8 @@ def authn_request(config: SsoConfig, urls: SpUrls) -> tuple[str, str]:
         binding=BINDING_HTTP_REDIRECT,
         relay_state="",
         nameid_format=NAMEID_FORMAT_EMAILADDRESS,
+        sigalg=SIG_RSA_SHA256,
+        digest_alg=DIGEST_SHA256,
     )
     location = dict(info["headers"])["Location"]
     return request_id, location

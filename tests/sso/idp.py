@@ -16,8 +16,8 @@ from cryptography.x509.oid import NameOID
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, saml
 from saml2.config import IdPConfig, SPConfig
 from saml2.metadata import entity_descriptor
-from saml2.saml import NAMEID_FORMAT_EMAILADDRESS
 from saml2.s_utils import decode_base64_and_inflate
+from saml2.saml import NAMEID_FORMAT_EMAILADDRESS
 from saml2.samlp import authn_request_from_string
 from saml2.server import Server
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256

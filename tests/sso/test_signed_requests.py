@@ -5,11 +5,10 @@ import base64
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-
-import pytest
 from django.urls import reverse
 
 from audit.services import Actor
@@ -47,12 +46,12 @@ def test_requests_are_signed_when_the_idp_wants_it(org_a, member_a, settings, cl
     # HTTP-Redirect binding: the signature covers the query's raw parts, in order.
     signed_part = raw.split("&Signature=")[0]
     certificate = x509.load_pem_x509_certificate(Path(cert_file).read_bytes())
-    algorithm = hashes.SHA256() if query["SigAlg"][0].endswith("sha256") else hashes.SHA1()
+    assert query["SigAlg"] == ["http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"]
     certificate.public_key().verify(
         base64.b64decode(query["Signature"][0]),
         signed_part.encode(),
         padding.PKCS1v15(),
-        algorithm,
+        hashes.SHA256(),
     )
     metadata = client.get(reverse("sso:metadata", kwargs={"slug": "org-a"})).content.decode()
     assert 'AuthnRequestsSigned="true"' in metadata
