@@ -13,7 +13,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Organization, User
+from accounts.models import Organization, User, UserSession
+from accounts.sessions import SIGN_IN_METHOD_KEY
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
 from mfa import selectors as mfa_selectors
@@ -150,6 +151,9 @@ def options_set(*, actor: Actor, organization: Organization, options: Options) -
     )
     config.save()
     config.break_glass.set(break_glass)
+    if config.require_sso and not before.get("require_sso"):
+        keep = {u.pk for u in break_glass}
+        transaction.on_commit(lambda: password_sessions_end(organization=organization, keep=keep))
     changes = _diff(before, _state(config))
     if changes:
         audit_record(
@@ -160,6 +164,22 @@ def options_set(*, actor: Actor, organization: Organization, options: Options) -
             changes=changes,
         )
     return bool(changes)
+
+
+def password_sessions_end(*, organization: Organization, keep: set[int]) -> int:
+    """Once single sign-on is required, sessions signed in with a password end (but those of
+    the break-glass admins `keep`); sessions signed in through the IdP stay. Returns how many."""
+    ended = 0
+    links = (
+        UserSession.objects.filter(user__organization=organization)
+        .exclude(user_id__in=keep)
+        .select_related("session")
+    )
+    for link in links:
+        if link.session.get_decoded().get(SIGN_IN_METHOD_KEY) != "sso":
+            link.session.delete()
+            ended += 1
+    return ended
 
 
 @transaction.atomic

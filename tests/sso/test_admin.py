@@ -8,12 +8,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import Client
 from django.urls import reverse
 
 from audit.models import AuditEvent
 from mfa.models import TOTPDevice
 from sso.models import SsoConfig
-from tests.factories import PASSWORD, AdminFactory
+from tests.factories import PASSWORD, AdminFactory, UserFactory
 from tests.mfa.factories import TOTPDeviceFactory
 
 from .conftest import Trip, answer, connect, signed, sp_of, start
@@ -296,3 +297,25 @@ def test_sso_events_read_in_words(admin_client_a, admin_a, org_a, idp, locale, e
         assert text in page, text
     for code in ("match_by", "idp_entity_id", "name_id", "require_sso"):
         assert code not in page, code
+
+
+def test_requiring_sso_ends_password_sessions_but_not_sso_or_break_glass_ones(
+    admin_client_a, admin_a, member_a, org_a, sso_a, idp, django_capture_on_commit_callbacks
+):
+    TOTPDeviceFactory(user=admin_a)
+    password_member = Client()
+    password_member.post(reverse("login"), {"username": member_a.login_id, "password": PASSWORD})
+    other = UserFactory(organization=org_a, login_id="sso.user@a.example.com")
+    trip = start(idp, login_id=other.login_id)
+    answer(trip, signed(idp, trip, other.login_id))
+    assert password_member.get(reverse("mfa:security")).status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client_a.post(
+            OPTIONS_URL, options(enabled="on", require_sso="on", break_glass=[admin_a.pk])
+        )
+
+    assert response.status_code == 302
+    assert password_member.get(reverse("mfa:security")).status_code == 302  # signed out
+    assert trip.client.get(reverse("mfa:security")).status_code == 200
+    assert admin_client_a.get(SETTINGS_URL).status_code == 200
