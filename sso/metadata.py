@@ -17,7 +17,6 @@ from .xml import UnsafeXml, parse_xml
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 DS = "http://www.w3.org/2000/09/xmldsig#"
 BINDING_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
-BINDING_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 MAX_METADATA_BYTES = 512 * 1024
 # Certificates expiring within this many days are warned about (docs/sso.md).
 EXPIRY_WARNING_DAYS = 30
@@ -88,10 +87,12 @@ def parse_metadata(data: bytes) -> IdpMetadata:
         s.get("Binding"): (s.get("Location") or "").strip()
         for s in idp.findall(f"{{{MD}}}SingleSignOnService")
     }
-    sso_url = services.get(BINDING_REDIRECT) or services.get(BINDING_POST) or ""
+    # Requests are sent with the HTTP-Redirect binding (a form posted to another site would be
+    # stopped by the CSP's form-action rule); Entra ID and Okta publish it.
+    sso_url = services.get(BINDING_REDIRECT) or ""
     if not sso_url.startswith("https://") and not sso_url.startswith("http://"):
         raise MetadataError(
-            _("The metadata has no sign-in URL (SingleSignOnService, HTTP-Redirect or HTTP-POST).")
+            _("The metadata has no sign-in URL (SingleSignOnService, HTTP-Redirect).")
         )
     certificates = []
     for descriptor in idp.findall(f"{{{MD}}}KeyDescriptor"):

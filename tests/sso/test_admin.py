@@ -61,6 +61,7 @@ def test_an_admin_uploads_the_metadata_file(admin_client_a, org_a, idp):
         "not xml at all",
         '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>',
         '<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"/>',
+        TestIdp().metadata_xml.replace("HTTP-Redirect", "HTTP-POST"),
     ],
 )
 def test_bad_metadata_is_refused_with_a_message(admin_client_a, org_a, xml):
