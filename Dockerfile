@@ -10,6 +10,10 @@ RUN uv sync --frozen --no-dev --no-install-project
 FROM python:3.12-slim-bookworm
 ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     DJANGO_SETTINGS_MODULE=miitel_admin.settings
+# xmlsec1 checks the signatures of SAML responses (pysaml2 calls it; docs/sso.md).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends xmlsec1=1.2.37-2 \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home app
 COPY --from=build /opt/venv /opt/venv

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
 
-from .sessions import AUTH_AT_KEY, SEEN_AT_KEY
+from .sessions import AUTH_AT_KEY, SEEN_AT_KEY, SIGN_IN_METHOD_KEY
 
 
 class SessionTimeoutMiddleware:
@@ -69,7 +69,8 @@ class UserContextMiddleware:
 class ForcedPasswordChangeMiddleware:
     """A temporary password (every password an admin or operator sets) allows only the
     password change page, the language switch and sign-out until the user has chosen their
-    own."""
+    own. A session signed in by single sign-on is not asked: its user signs in at the identity
+    provider and may never have had the temporary password (docs/sso.md)."""
 
     allowed_url_names = ("password_change", "logout", "language")
 
@@ -82,7 +83,11 @@ class ForcedPasswordChangeMiddleware:
             # A token-authenticated API answers for itself (401 without a token), never with
             # the console's pages.
             return self.get_response(request)
-        if user.is_authenticated and user.must_change_password:
+        if (
+            user.is_authenticated
+            and user.must_change_password
+            and request.session.get(SIGN_IN_METHOD_KEY) != "sso"
+        ):
             allowed = {reverse(name) for name in self.allowed_url_names}
             if request.path_info not in allowed:
                 return redirect("password_change")

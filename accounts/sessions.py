@@ -10,6 +10,8 @@ from .models import User, UserSession
 
 AUTH_AT_KEY = "_auth_at"
 SEEN_AT_KEY = "_seen_at"
+# How the session was signed in (mfa.flow): "password", "totp", "passkey", "recovery_code", "sso".
+SIGN_IN_METHOD_KEY = "_mfa_method"
 
 
 def session_register(*, request, user: User, signed_in: bool = True) -> None:

@@ -82,6 +82,10 @@ class AuditEvent(models.Model):
         MFA_REQUIRED_OFF = "mfa_required_off", _("2-step verification no longer required")
         SCIM_TOKEN_CREATE = "scim_token_create", _("SCIM token created")
         SCIM_TOKEN_REVOKE = "scim_token_revoke", _("SCIM token revoked")
+        SSO_LOGIN = "sso_login", _("Signed in with single sign-on")
+        SSO_FAILED = "sso_failed", _("Single sign-on refused")
+        SSO_SETTINGS = "sso_settings", _("Single sign-on settings changed")
+        SSO_TEST = "sso_test", _("Single sign-on test sign-in")
 
     class Channel(models.TextChoices):
         """How the change came: every channel writes through the same change service."""

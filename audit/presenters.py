@@ -33,7 +33,43 @@ FIELD_LABELS = {
     "user_limit": gettext_lazy("User limit"),
     "service_limits": gettext_lazy("Seat limits"),
     "slug": gettext_lazy("Organization ID"),
+    # Single sign-on settings (sso.services).
+    "idp_entity_id": gettext_lazy("Identity provider entity ID"),
+    "sso_url": gettext_lazy("Sign-in URL"),
+    "certificates": gettext_lazy("Signing certificates"),
+    "match_by": gettext_lazy("Match users by"),
+    "match_attribute": gettext_lazy("Attribute name"),
+    "enabled": gettext_lazy("Single sign-on"),
+    "require_sso": gettext_lazy("Require single sign-on"),
+    "allow_idp_initiated": gettext_lazy("IdP-initiated sign-in"),
+    "break_glass": gettext_lazy("Break-glass admins"),
 }
+_SSO_MATCH = {
+    "name_id": gettext_lazy("NameID (email address format)"),
+    "attribute": gettext_lazy("An attribute"),
+}
+# Why single sign-on refused a response (the detail of an SSO_FAILED event, sso.saml codes).
+SSO_REASONS = {
+    "signature": gettext_lazy("signature missing or not valid"),
+    "audience": gettext_lazy("meant for another service"),
+    "destination": gettext_lazy("sent to another address"),
+    "recipient": gettext_lazy("sent to another address"),
+    "issuer": gettext_lazy("from another identity provider"),
+    "expired": gettext_lazy("expired"),
+    "not_yet_valid": gettext_lazy("not valid yet"),
+    "replayed": gettext_lazy("already used"),
+    "unsolicited": gettext_lazy("no sign-in was started for it in this browser"),
+    "unknown_user": gettext_lazy("no active user with this login ID"),
+    "not_enabled": gettext_lazy("single sign-on is off"),
+    "not_set_up": gettext_lazy("single sign-on is not set up"),
+    "doctype": gettext_lazy("XML with a DOCTYPE or entities"),
+    "malformed": gettext_lazy("unreadable response"),
+    "encoding": gettext_lazy("unreadable response"),
+    "idp_status": gettext_lazy("the identity provider reported a failure"),
+    "test_other_user": gettext_lazy("test sign-in as another user"),
+    "invalid": gettext_lazy("not valid"),
+}
+SSO_REQUIRED = "sso required"  # the detail of a password refused under "require SSO"
 # Languages named in the viewer's language (the language menus name each in its own).
 _LANGUAGES = {
     User.Locale.JAPANESE: pgettext_lazy("language, as a value", "Japanese"),
@@ -81,6 +117,8 @@ def value_text(field: str, value) -> str:
         return str(_LANGUAGES.get(value, value))
     if field == "role":
         return str(dict(User.Role.choices).get(value, value))
+    if field == "match_by":
+        return str(_SSO_MATCH.get(value, value))
     if field == "is_active" and isinstance(value, bool):
         return str(_STATUS[value])
     if isinstance(value, bool):
@@ -161,6 +199,11 @@ def target(event: AuditEvent) -> Party:
 def action(event: AuditEvent) -> str:
     if event.action == AuditEvent.Action.EXPORT and event.detail.startswith(AUDIT_LOG_EXPORT):
         return _("Audit log downloaded")
+    if event.action == AuditEvent.Action.SSO_FAILED:
+        reason = SSO_REASONS.get(event.detail, SSO_REASONS["invalid"])
+        return _("Single sign-on refused: %(reason)s") % {"reason": reason}
+    if event.action == AuditEvent.Action.LOGIN_FAILED and event.detail == SSO_REQUIRED:
+        return _("Password sign-in refused: single sign-on is required")
     return str(event.get_action_display())
 
 

@@ -27,6 +27,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from accounts.sessions import SIGN_IN_METHOD_KEY
 from accounts.throttle import hash_slot
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record, client_ip
@@ -34,8 +35,8 @@ from audit.services import Actor, audit_record, client_ip
 from . import selectors
 
 PENDING_KEY = "_mfa_pending"
-# How the session was signed in: "password", "totp", "passkey", "recovery_code" (and "saml").
-METHOD_KEY = "_mfa_method"
+# How the session was signed in: "password", "totp", "passkey", "recovery_code" or "sso".
+METHOD_KEY = SIGN_IN_METHOD_KEY
 
 
 class Step(Enum):
@@ -119,12 +120,13 @@ def complete_sign_in(
     # failure count. Only here, so a right password cannot reset the count of wrong codes.
     login(request, user, backend=backend)
     request.session[METHOD_KEY] = method
+    sso = method == "sso"
     audit_record(
         actor=Actor.from_request(request),
-        action=AuditEvent.Action.LOGIN,
+        action=AuditEvent.Action.SSO_LOGIN if sso else AuditEvent.Action.LOGIN,
         organization=user.organization,
         target=user,
-        detail="" if method == "password" else f"2-step: {method}",
+        detail="" if method == "password" or sso else f"2-step: {method}",
     )
     return next_url or pending.get("next") or settings.LOGIN_REDIRECT_URL
 

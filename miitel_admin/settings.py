@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "axes",
     "accounts",
     "users",
+    "sso",
     "mfa",
     "permissions",
     "analytics",
@@ -263,6 +264,19 @@ SCIM_REQUESTS_PER_MINUTE = env.int("SCIM_REQUESTS_PER_MINUTE", default=6000)
 # Paths of the token-authenticated API: no console session rules apply there (a forced
 # password change never redirects an API request to a page).
 TOKEN_API_PATH_PREFIXES = ("/scim/",)
+
+# --- SAML single sign-on (docs/sso.md) ---------------------------------------------------------
+# The public base URL of this service (https://admin.example.com): the SP entity IDs and ACS URLs
+# given to identity providers. Empty: taken from each request's host (ALLOWED_HOSTS applies).
+SSO_BASE_URL = env.str("SSO_BASE_URL", default="")
+# A key and certificate (PEM files) to sign AuthnRequests for identity providers that want them
+# signed (WantAuthnRequestsSigned). Without them such metadata is refused with the reason.
+SSO_SP_KEY_FILE = env.str("SSO_SP_KEY_FILE", default="")
+SSO_SP_CERT_FILE = env.str("SSO_SP_CERT_FILE", default="")
+# xmlsec1 checks the signatures (pysaml2 calls it).
+SSO_XMLSEC_BINARY = env.str("SSO_XMLSEC_BINARY", default="/usr/bin/xmlsec1")
+# The clock difference allowed around NotBefore / NotOnOrAfter.
+SSO_CLOCK_SKEW_SECONDS = env.int("SSO_CLOCK_SKEW_SECONDS", default=120)
 
 # --- Background tasks ---------------------------------------------------------------------------
 # The CSV import's apply step runs in `manage.py db_worker` (django-tasks-db: a queue in the

@@ -13,6 +13,10 @@ PENDING = "pending"
 # A bearer token of the organization (the SCIM API): without one, 401 whatever cookies come
 # with the request, never the console's redirect to the sign-in page.
 TOKEN = "token"  # noqa: S105 (an access kind, not a secret)
+# Posted by an organization's identity provider (the SAML ACS): public and exempt from CSRF, as
+# the browser brings the POST from the IdP's site; what authenticates it is the signed SAML
+# response, checked by pysaml2 (docs/sso.md). Anything else answers 400/403 and signs nobody in.
+IDP = "idp"
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,14 @@ class Policy:
 POLICY: dict[str, Policy] = {
     "home": Policy(PUBLIC, ("GET",)),
     "login": Policy(PUBLIC, ("GET", "POST")),
+    # Single sign-on (docs/sso.md): the start page, and per organization the ACS and the SP
+    # metadata the identity provider is given.
+    "sso:start": Policy(PUBLIC, ("GET", "POST")),
+    "sso:acs": Policy(IDP, ("POST",)),
+    "sso:metadata": Policy(PUBLIC, ("GET",)),
+    "sso:settings": Policy(ADMIN, ("GET", "POST")),
+    "sso:options": Policy(ADMIN, ("POST",)),
+    "sso:test": Policy(ADMIN, ("POST",)),
     "healthz": Policy(PUBLIC, ("GET",)),
     "logout": Policy(SIGNED_IN, ("POST",)),
     "password_change": Policy(SIGNED_IN, ("GET", "POST")),

@@ -14,6 +14,7 @@ urlpatterns = [
     path("language/", views_account.language_switch, name="language"),
     path("healthz", views.healthz, name="healthz"),
     path("", include("mfa.urls")),
+    path("", include("sso.urls")),
     path("users/", include("exports.urls")),
     path("users/", include("users.urls")),
     path("audit/export/", audit_views.audit_export, name="audit_export"),

@@ -243,6 +243,41 @@ CONTROLS = [
         "user=user, code_hash__in=recovery.hashes(code)",
         "tests/mfa/test_factors.py tests/mfa/test_signin.py",
     ),
+    (
+        "S1 a DOCTYPE is refused before any XML parser reads it",
+        "sso/xml.py",
+        '    if _DECLARATION.search(data):\n        raise UnsafeXml("doctype")\n',
+        "",
+        "tests/sso/test_refusals.py",
+    ),
+    (
+        "S2 signed assertions are required",
+        "sso/saml.py",
+        '"want_assertions_signed": True,\n                "want_response_signed": False,',
+        '"want_assertions_signed": False,\n                "want_response_signed": False,',
+        "tests/sso/test_refusals.py",
+    ),
+    (
+        "S3 an assertion is used once (replays refused)",
+        "sso/services.py",
+        '        raise saml.Refused("replayed") from None\n    record = None',
+        "        pass\n    record = None",
+        "tests/sso/test_refusals.py",
+    ),
+    (
+        "S4 users are matched within the organization only",
+        "sso/selectors.py",
+        ".filter(organization=organization, login_id_key=key, is_active=True)",
+        ".filter(login_id_key=key, is_active=True)",
+        "tests/sso/test_refusals.py",
+    ),
+    (
+        "S5 require SSO refuses password sign-in",
+        "users/views.py",
+        "        if sso_selectors.password_sign_in_refused(user=user):",
+        "        if False:",
+        "tests/sso/test_admin.py",
+    ),
 ]
 
 

@@ -28,6 +28,7 @@ from audit.services import Actor, audit_record, client_ip
 from mfa import flow as mfa_flow
 from mfa import selectors as mfa_selectors
 from permissions.services import grants_of
+from sso import selectors as sso_selectors
 
 from . import selectors, services
 from .changes import Change, ChangeResult, Outcome, apply_changes, problem_message
@@ -52,6 +53,25 @@ class LoginView(auth_views.LoginView):
     http_method_names = ["get", "post"]
 
     def form_valid(self, form):
+        user = form.get_user()
+        if sso_selectors.password_sign_in_refused(user=user):
+            # Require SSO (docs/sso.md): the password is refused but for break-glass admins.
+            audit_record(
+                actor=Actor(user=None, label="anonymous", ip_address=client_ip(self.request)),
+                action=AuditEvent.Action.LOGIN_FAILED,
+                outcome=AuditEvent.Outcome.FAILURE,
+                organization=user.organization,
+                target=user,
+                detail="sso required",
+            )
+            form.add_error(
+                None,
+                _(
+                    "Your organization signs in with single sign-on: use “Sign in with SSO”. "
+                    "Password sign-in is kept for the admins your organization named."
+                ),
+            )
+            return self.render_to_response(self.get_context_data(form=form))
         # The password is right: mfa signs in, or first asks for the second factor.
         return mfa_flow.password_accepted(
             self.request, user=form.get_user(), redirect_to=self.get_success_url()
@@ -300,7 +320,13 @@ def user_create(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "users/user_form.html",
-        {"form": form, "meter": meter, "creating": True, "back_url": _back_to_list(request)},
+        {
+            "form": form,
+            "meter": meter,
+            "creating": True,
+            "back_url": _back_to_list(request),
+            "sso_required": sso_selectors.sso_required_for_organization(organization=organization),
+        },
     )
 
 
@@ -386,6 +412,10 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             "is_self": is_self,
             "back_url": _back_to_list(request),
             "mfa": mfa_selectors.factors_of(user=target),
+            "sso_required": sso_selectors.sso_required_for_organization(
+                organization=request.organization
+            ),
+            "break_glass": sso_selectors.is_break_glass(user=target),
         },
     )
 

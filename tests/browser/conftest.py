@@ -153,6 +153,17 @@ PRODUCT_WORDS = (
     "Entra ID",
     "Okta",
     "URL",
+    # Single sign-on's standard names (docs/sso.md).
+    "SAML 2.0",
+    "URI",
+    "SAML",
+    "IdP-initiated",
+    "NameID",
+    "XML",
+    "SSO",
+    "IdP",
+    "ACS",
+    "SP",
 )
 _VISIBLE_TEXT = """() => {
   const lang = document.documentElement.lang;
@@ -180,7 +191,7 @@ _VISIBLE_TEXT = """() => {
 }"""
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w.-]+")
 # Addresses (the SCIM endpoint) and tokens (a SCIM token shown once) are identifiers too.
-_IDENTIFIER = re.compile(r"https?://\S+|mtscim_[\w-]+")
+_IDENTIFIER = re.compile(r"https?://\S+|urn:\S+|mtscim_[\w-]+")
 _ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff01-\uff60]+")
 

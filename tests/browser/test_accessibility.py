@@ -22,6 +22,7 @@ from analytics.models import (
 from audit.models import AuditEvent, ChangeBatch
 from audit.services import Actor
 from exports.models import ImportJob
+from sso.models import SsoConfig
 from tests.analytics.factories import (
     BookmarkedFilterFactory,
     CallRecordFactory,
@@ -32,6 +33,8 @@ from tests.analytics.factories import (
 from tests.browser.conftest import foreign_text
 from tests.factories import PASSWORD, AdminFactory, GrantFactory, OrganizationFactory, UserFactory
 from tests.services import create_user, user_delete
+from tests.sso.conftest import connect
+from tests.sso.idp import TestIdp
 from users.changes import BatchSpec, Change, apply_changes
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,12 +69,27 @@ def user_data() -> list[str]:
         *AuditEvent.objects.values_list("actor_label", flat=True),
         *ImportJob.objects.values_list("filename", flat=True),
         *IMPORTED_CELLS,
+        # The identity provider's own identifiers (single sign-on).
+        *SsoConfig.objects.values_list("idp_entity_id", flat=True),
+        *SsoConfig.objects.values_list("sso_url", flat=True),
+        *(
+            value
+            for certificates in SsoConfig.objects.values_list("certificates", flat=True)
+            for cert in certificates
+            for value in (cert["subject"], cert["fingerprint"][:16])
+        ),
     ]
     return [v for v in values if v]
 
 
 def _world(language: str):
     org = OrganizationFactory(slug=f"a11y-{language}", name="アクセシビリティ株式会社")
+    connect(
+        org,
+        TestIdp(entity_id=f"https://idp.example.test/a11y-{language}"),
+        enabled=False,
+        actor=Actor(user=None, label="operator:test"),
+    )
     admin = AdminFactory(
         organization=org,
         login_id=f"admin.{language}@a11y.example.com",
@@ -119,11 +137,19 @@ def test_every_page_passes_axe_in_both_languages(new_page, axe, screenshot, lang
     def check(name):
         expect(page.locator("h1").first).to_be_visible()
         found[name] = axe(page)
-        mixed[name] = foreign_text(page, language, user_data())
+        # Text in <code> is an identifier to copy (URLs, a NameID format, a certificate).
+        codes = page.locator("main code").all_inner_texts()
+        mixed[name] = foreign_text(page, language, user_data() + codes)
         screenshot(page, f"{name}-{language}")
 
     page.goto("/login/")
     check("signin")
+    page.goto("/sso/")
+    check("sso-start")
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("#error-summary")).to_be_visible()
+    check("sso-start-errors")
+    page.goto("/login/")
     # Errors on the sign-in form, too.
     page.locator("#id_username").fill(admin.login_id)
     page.locator("#id_password").fill("wrong password")
@@ -176,6 +202,7 @@ def test_every_page_passes_axe_in_both_languages(new_page, axe, screenshot, lang
         ("meetings", "/meetings/"),
         ("meeting", f"/meetings/{meeting.pk}/"),
         ("provisioning", "/provisioning/"),
+        ("sso-settings", "/organization/sso/"),
         ("not-found", "/users/999999999/edit/"),
     ]
     for name, url in pages:

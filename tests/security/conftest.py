@@ -27,6 +27,8 @@ from permissions import catalog
 from permissions.models import ServiceGrant
 from scim.models import ScimToken
 from scim.tokens import token_create
+from sso import services as sso_services
+from sso.models import SsoConfig, UsedAssertion
 from tests.analytics.factories import (
     ByUserDailyFactory,
     CallRecordFactory,
@@ -35,9 +37,12 @@ from tests.analytics.factories import (
 )
 from tests.factories import PASSWORD, AdminFactory, GrantFactory, UserFactory
 from tests.mfa.factories import PasskeyFactory, TOTPDeviceFactory
+from tests.sso.idp import TestIdp
 from users.changes import BatchSpec, Change, apply_changes
 
 NEW_PASSWORD = "Qv7#mZp2Lx9w"
+# Organization A's identity provider metadata (a real one, from the SSO tests' IdP).
+TEST_IDP_METADATA = TestIdp().metadata_xml
 IMPORT_CSV = (
     b"Login ID,User name,Locale,Time zone,Administrative privileges,Active\r\n"
     b"imported@a.example.com,Imported User,0,Asia/Tokyo,0,1\r\n"
@@ -123,6 +128,11 @@ def build_world(org_a, org_b, admin_a, member_a, admin_b) -> dict:
         ).batch
         world[f"token_{key}"] = new.token
         world[f"token_secret_{key}"] = new.secret
+        world[f"sso_{key}"] = sso_services.metadata_set(
+            actor=Actor.operator("test"),
+            organization=org,
+            xml=TestIdp(entity_id=f"https://idp.example.test/{key}").metadata_xml.encode(),
+        )
     return world
 
 
@@ -157,6 +167,9 @@ TOKEN_KWARGS = {
     "scim:user": lambda world: {"user_id": world["target_a"].pk},
     "scim:group": lambda world: {"group_id": catalog.PHONE},
     "scim:unknown": lambda world: {"rest": "Nothing"},
+    # Single sign-on's public URLs, per organization: organization A's.
+    "sso:acs": lambda world: {"slug": world["org_a"].slug},
+    "sso:metadata": lambda world: {"slug": world["org_a"].slug},
 }
 
 
@@ -246,6 +259,12 @@ def payload(name: str, world: dict) -> dict:
         return {"admins_must_use_mfa": "on"}
     if name == "provisioning:tokens":
         return {"name": "Okta"}
+    if name == "sso:start":
+        return {"organization": world["org_a"].slug}
+    if name == "sso:settings":
+        return {"metadata": TEST_IDP_METADATA}
+    if name == "sso:options":
+        return {"enabled": "on", "match_by": "name_id", "allow_idp_initiated": "on"}
     if name == "exports:import":
         return {
             "file": SimpleUploadedFile("users.csv", IMPORT_CSV, content_type="text/csv"),
@@ -299,7 +318,7 @@ def _rows(qs) -> list[dict]:
     return rows
 
 
-def dump() -> str:
+def dump(*, without_audit: bool = False) -> str:
     """Every row of the tables a request could wrongly change, as comparable text."""
     tables = {
         "users": User.all_objects.order_by("pk"),
@@ -318,7 +337,12 @@ def dump() -> str:
         "mfa_policies": OrganizationPolicy.objects.order_by("pk"),
         "scim_tokens": ScimToken.objects.order_by("pk"),
         "batches": ChangeBatch.objects.order_by("pk"),
+        "sso_configs": SsoConfig.objects.order_by("pk"),
+        "sso_break_glass": SsoConfig.break_glass.through.objects.order_by("pk"),
+        "sso_used_assertions": UsedAssertion.objects.order_by("pk"),
     }
+    if without_audit:
+        del tables["audit"]
     out = io.StringIO()
     json.dump({k: _rows(v) for k, v in tables.items()}, out, default=str, sort_keys=True)
     return out.getvalue()

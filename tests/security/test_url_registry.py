@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from mfa.middleware import PendingSignInMiddleware
-from miitel_admin.url_policy import ADMIN, PENDING, POLICY, PUBLIC, SIGNED_IN, TOKEN
+from miitel_admin.url_policy import ADMIN, IDP, PENDING, POLICY, PUBLIC, SIGNED_IN, TOKEN
 from tests.analytics.factories import normalised
 from tests.security.conftest import (
     ROOT,
@@ -37,8 +37,12 @@ NON_PUBLIC_URLS = sorted(n for n, p in POLICY.items() if p.access in (SIGNED_IN,
 TOKEN_URLS = sorted(n for n, p in POLICY.items() if p.access == TOKEN)
 TOKEN_METHODS = sorted((name, method) for name in TOKEN_URLS for method in POLICY[name].methods)
 SCOPED_URLS = sorted(n for n, p in POLICY.items() if p.scoped)
-# Token-authenticated URLs take no cookies, so no CSRF token either (section 6).
-POST_URLS = sorted(n for n, p in POLICY.items() if "POST" in p.methods and p.access != TOKEN)
+# Token-authenticated URLs take no cookies, so no CSRF token either (section 6); the SAML ACS is
+# posted from the identity provider's site and authenticated by the signed response (2c).
+POST_URLS = sorted(
+    n for n, p in POLICY.items() if "POST" in p.methods and p.access not in (TOKEN, IDP)
+)
+IDP_URLS = sorted(n for n, p in POLICY.items() if p.access == IDP)
 WRONG_METHODS = sorted(
     (name, method) for name, p in POLICY.items() for method in METHODS if method not in p.methods
 )
@@ -88,7 +92,7 @@ def test_every_url_name_has_a_policy_and_every_policy_a_url():
 
 def test_every_policy_is_well_formed():
     for name, policy in POLICY.items():
-        assert policy.access in (PUBLIC, SIGNED_IN, ADMIN, PENDING, TOKEN), name
+        assert policy.access in (PUBLIC, SIGNED_IN, ADMIN, PENDING, TOKEN, IDP), name
         assert policy.methods, name
         assert set(policy.methods) <= set(METHODS), name
         assert policy.scoped in (
@@ -120,12 +124,17 @@ def test_only_the_documented_urls_are_public():
     # docs/security.md: the allowlist is the sign-in page, the health check (and static
     # files, served by WhiteNoise outside the URL resolver); "/" only redirects; the language
     # switch, POST with a CSRF token, changes a signed-in user's own locale or else a cookie.
+    # Single sign-on (docs/sso.md) adds its start page and each organization's SP metadata,
+    # and the ACS that identity providers post to (access "idp").
     assert sorted(n for n, p in POLICY.items() if p.access == PUBLIC) == [
         "healthz",
         "home",
         "language",
         "login",
+        "sso:metadata",
+        "sso:start",
     ]
+    assert IDP_URLS == ["sso:acs"]
 
 
 # --- 2. Anonymous visitors are sent to sign in --------------------------------------------------
@@ -221,6 +230,29 @@ def test_a_token_of_the_organization_reaches_token_urls(world, name):
     response = Client().get(url, HTTP_AUTHORIZATION=f"Bearer {world['token_secret_a']}")
     expected = 404 if name in ("scim:unknown", "scim:root") else 200
     assert response.status_code == expected, (url, response.status_code)
+
+
+# --- 2c. The SAML ACS: CSRF-exempt, and nothing without a valid signed response -------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", IDP_URLS)
+def test_idp_urls_refuse_anything_but_a_valid_response_and_change_nothing_but_the_audit(
+    world, name
+):
+    """Anonymous, a member, an admin, with or without a CSRF token: a POST without a signed SAML
+    response signs nobody in and answers the refusal page (the audit records the refusal)."""
+    url = url_of(name, world)
+    for client in (
+        Client(enforce_csrf_checks=True),
+        client_for(world["member_a"], enforce_csrf_checks=True),
+        client_for(world["admin_a"]),
+    ):
+        before = dump(without_audit=True)
+        response = request(client, "POST", url, {"SAMLResponse": "PHg+PC94Pg=="})
+        assert response.status_code in (400, 403), (url, response.status_code)
+        assert "sso/refused.html" in [t.name for t in response.templates]
+        assert dump(without_audit=True) == before
 
 
 # --- 3. Members get 403 on every console URL ----------------------------------------------------
@@ -324,6 +356,7 @@ def test_lists_and_filters_of_another_organization_show_none_of_its_rows(world, 
         a["meeting_a"].title,
         a["org_a"].name,
         a["token_a"].name,
+        a["sso_a"].idp_entity_id,
     ]
 
     for params in ({}, foreign_filters):
@@ -349,7 +382,7 @@ def test_every_method_outside_the_policy_answers_405(world, name, method):
     # visitor home whatever the method), sign-in steps mid-sign-in, token URLs with a token,
     # the others as an admin.
     access = POLICY[name].access
-    if access == PUBLIC:
+    if access in (PUBLIC, IDP):
         client = Client()
     elif access == PENDING:
         client = pending_client(world, name)
@@ -401,7 +434,9 @@ def test_post_without_a_csrf_token_is_refused_and_changes_nothing(world, name):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "name", sorted(n for n in POST_URLS if "GET" in POLICY[n].methods and n != "login")
+    # The sign-in pages send a signed-in visitor home.
+    "name",
+    sorted(n for n in POST_URLS if "GET" in POLICY[n].methods and n not in ("login", "sso:start")),
 )
 def test_get_on_a_state_changing_url_changes_nothing(world, name):
     """Row 20: the GET of a URL that changes state on POST only shows a form or confirmation."""
@@ -486,6 +521,14 @@ ALLOWLIST: dict[tuple[str, str], tuple[int, str]] = {
         "environment autoescapes every value (test_input_fuzz.py renders users named with "
         "markup through it and finds them escaped; test_jinja_environment.py checks the "
         "setting)",
+    ),
+    ("sso/views.py", "csrf_exempt"): (
+        2,  # the import and the ACS
+        "the SAML ACS is posted by the browser from the identity provider's site; the signed "
+        "SAML response authenticates it, verified by pysaml2 against the organization's IdP "
+        "metadata and bound to a request this browser made "
+        "(test_idp_urls_refuse_anything_but_a_valid_response_and_change_nothing_but_the_audit, "
+        "tests/sso/test_refusals.py)",
     ),
     ("scim/api.py", "csrf_exempt"): (
         2,  # the import and the one use, in the decorator every SCIM view goes through
