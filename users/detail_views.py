@@ -37,7 +37,11 @@ SIGN_IN_ACTIONS = (
     AuditEvent.Action.LOCKOUT,
     AuditEvent.Action.MFA_FAILED,
     AuditEvent.Action.MFA_RECOVERY_USED,
+    AuditEvent.Action.SSO_LOGIN,
+    AuditEvent.Action.SSO_FAILED,
 )
+_SSO_ACTIONS = (AuditEvent.Action.SSO_LOGIN, AuditEvent.Action.SSO_FAILED)
+_FAILURES = (AuditEvent.Action.MFA_FAILED, AuditEvent.Action.SSO_FAILED)
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class SignIn:
 def _method(event: AuditEvent) -> str:
     """How a sign-in was made, in words: the password alone, or with which second step."""
     detail = event.detail or ""
+    if event.action in _SSO_ACTIONS:
+        return _("Single sign-on")
     if event.action == AuditEvent.Action.MFA_RECOVERY_USED or "recovery" in detail:
         return _("Password and a recovery code")
     if event.action == AuditEvent.Action.MFA_FAILED or "totp" in detail or "passkey" in detail:
@@ -60,8 +66,6 @@ def _method(event: AuditEvent) -> str:
         if "totp" in detail:
             return _("Password and an authenticator app")
         return _("Password and 2-step verification")
-    if detail.startswith("sso"):
-        return _("Single sign-on")
     return _("Password")
 
 
@@ -75,7 +79,7 @@ def sign_ins(user: User) -> list[SignIn]:
             ip_address=event.ip_address,
             method=_method(event),
             succeeded=event.outcome == AuditEvent.Outcome.SUCCESS
-            and event.action != AuditEvent.Action.MFA_FAILED,
+            and event.action not in _FAILURES,
             reason=str(audit_presenters.action(event)),
         )
         for event in events

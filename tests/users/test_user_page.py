@@ -203,3 +203,22 @@ def test_expired_sessions_are_not_listed(admin_client_a, target):
 def test_the_list_links_each_name_to_the_user_page(admin_client_a, target):
     response = admin_client_a.get(reverse("users:list"))
     assert f'href="{reverse("users:detail", args=[target.pk])}?next=' in response.content.decode()
+
+
+def test_single_sign_on_appears_in_the_sign_in_history(admin_client_a, target):
+    for action, outcome in (
+        (AuditEvent.Action.SSO_LOGIN, AuditEvent.Outcome.SUCCESS),
+        (AuditEvent.Action.SSO_FAILED, AuditEvent.Outcome.FAILURE),
+    ):
+        audit_record(
+            actor=Actor(user=None, label="anonymous"),
+            action=action,
+            outcome=outcome,
+            organization=target.organization,
+            target=target,
+        )
+    response = admin_client_a.get(reverse("users:detail", args=[target.pk]))
+    assert [(s.method, s.succeeded) for s in response.context["sign_ins"]] == [
+        ("Single sign-on", False),
+        ("Single sign-on", True),
+    ]
