@@ -48,7 +48,10 @@ def main() -> int:
         )
         return 2
     parts = urlsplit(url)
-    bench_db = (parts.path.lstrip("/") or "miitel") + ("_bench_huge" if args.huge else "_bench")
+    # BENCH_DB_NAME names another bench database (one per work tree on a shared server).
+    bench_db = os.environ.get("BENCH_DB_NAME") or (
+        (parts.path.lstrip("/") or "miitel") + ("_bench_huge" if args.huge else "_bench")
+    )
     os.environ["BENCH_DB_NAME"] = bench_db
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     sys.path.insert(0, str(ROOT))
