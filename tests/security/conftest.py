@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from accounts.models import Contract, User, UserSession
 from analytics.models import CallRecord, Meeting, MeetingParticipant
-from audit.models import AuditEvent
+from audit.models import AuditEvent, ChangeBatch
 from audit.services import Actor
 from exports.models import ActiveTransfer, ImportJob
 from mfa.models import OrganizationPolicy, RecoveryCode, TOTPDevice, WebAuthnCredential
@@ -35,6 +35,7 @@ from tests.analytics.factories import (
 )
 from tests.factories import PASSWORD, AdminFactory, GrantFactory, UserFactory
 from tests.mfa.factories import PasskeyFactory, TOTPDeviceFactory
+from users import bulk
 
 NEW_PASSWORD = "Qv7#mZp2Lx9w"
 IMPORT_CSV = (
@@ -223,6 +224,10 @@ def payload(name: str, world: dict) -> dict:
             "extension": "",
             "is_active": "on",
         }
+    if name == "users:bulk":
+        return {"action": "deactivate", "scope": "selected", "ids": [target.pk]}
+    if name == "users:bulk_apply":
+        return {"token": bulk_token(world), "mode": "all"}
     if name in ("exports:export", "audit_export"):
         return {"encoding": "utf-8"}
     if name == "mfa:verify":
@@ -241,6 +246,20 @@ def payload(name: str, world: dict) -> dict:
             "encoding": "utf-8",
         }
     return {}
+
+
+def bulk_token(world: dict) -> str:
+    """The pin of a bulk confirmation admin A was shown: deactivate the target."""
+    target = world["target_a"]
+    return bulk.pin_dumps(
+        organization=world["org_a"],
+        actor=world["admin_a"],
+        pin=bulk.Pin(
+            action=bulk.BulkAction(bulk.DEACTIVATE),
+            pairs=[(target.pk, target.version)],
+            refused=[],
+        ),
+    )
 
 
 def request(client: Client, method: str, url: str, data: dict | None = None, **extra):
@@ -295,6 +314,7 @@ def dump() -> str:
         "grants": ServiceGrant.objects.order_by("pk"),
         "import_jobs": ImportJob.objects.order_by("pk"),
         "audit": AuditEvent.objects.order_by("pk"),
+        "batches": ChangeBatch.objects.order_by("pk"),
         "transfers": ActiveTransfer.objects.order_by("pk"),
         "contracts": Contract.objects.order_by("pk"),
         "meetings": Meeting.objects.order_by("pk"),
