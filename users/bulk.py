@@ -419,9 +419,7 @@ def dry_run(
 ) -> Summary:
     """apply_changes(commit=False) of the action on the pairs, summed up."""
     changes = [action.change(pk, version if pinned_versions else None) for pk, version in pairs]
-    result = apply_changes(
-        organization=organization, actor=actor, changes=changes, commit=False
-    )
+    result = apply_changes(organization=organization, actor=actor, changes=changes, commit=False)
     return summarize(organization=organization, action=action, result=result)
 
 

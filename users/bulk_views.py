@@ -50,9 +50,7 @@ def _confirmation(
 
 
 def _pin_of(summary: bulk.Summary, pairs, params) -> bulk.Pin:
-    return bulk.Pin(
-        action=summary.action, pairs=pairs, refused=summary.refused_ids, params=params
-    )
+    return bulk.Pin(action=summary.action, pairs=pairs, refused=summary.refused_ids, params=params)
 
 
 @access.admin_required
@@ -151,9 +149,7 @@ def _done_message(action: bulk.BulkAction, n: int) -> str:
             n,
         )
     elif action.kind == bulk.ACTIVATE:
-        text = ngettext(
-            "%(count)s user was activated.", "%(count)s users were activated.", n
-        )
+        text = ngettext("%(count)s user was activated.", "%(count)s users were activated.", n)
     elif action.kind == bulk.GRANT:
         text = ngettext(
             "%(service)s was granted to %(count)s user.",
@@ -178,4 +174,3 @@ def _done_message(action: bulk.BulkAction, n: int) -> str:
     if bulk.BATCH_KINDS[action.kind] in UNDOABLE:
         message += " " + _("The batch can be undone from the audit log for 7 days.")
     return message
-

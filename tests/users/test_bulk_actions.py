@@ -283,7 +283,8 @@ def test_delete_shows_the_summed_impact_and_deletes(admin_client_a, members):
 
     response = apply(admin_client_a, shown)
     assert response.status_code == 302
-    assert User.all_objects.filter(pk__in=[u.pk for u in members], deleted_at__isnull=False).count() == 3
+    deleted = User.all_objects.filter(pk__in=[u.pk for u in members], deleted_at__isnull=False)
+    assert deleted.count() == 3
     assert batch_of("delete").size == 3
 
 
@@ -316,7 +317,8 @@ def test_all_matching_pins_the_users_the_confirmation_showed(admin_client_a, org
     team = [UserFactory(organization=org_a, name=f"Team {i}") for i in range(3)]
     other = UserFactory(organization=org_a, name="Somebody Else")
     shown = admin_client_a.post(
-        BULK, {"action": "deactivate", "scope": "all", "filter-q": "Team", "filter-status": "active"}
+        BULK,
+        {"action": "deactivate", "scope": "all", "filter-q": "Team", "filter-status": "active"},
     )
     assert shown.status_code == 200
     assert count(shown, "selected") == 3
@@ -336,9 +338,7 @@ def test_all_matching_pins_the_users_the_confirmation_showed(admin_client_a, org
 def test_all_matching_reads_the_lists_filters(admin_client_a, org_a, members):
     idle = UserFactory(organization=org_a, last_login=None)
     User.objects.filter(pk=idle.pk).update(created_at=timezone.now() - timedelta(days=100))
-    shown = admin_client_a.post(
-        BULK, {"action": "deactivate", "scope": "all", "filter-idle": "90"}
-    )
+    shown = admin_client_a.post(BULK, {"action": "deactivate", "scope": "all", "filter-idle": "90"})
     assert count(shown, "selected") == 1
     apply(admin_client_a, shown)
     assert not User.objects.get(pk=idle.pk).is_active

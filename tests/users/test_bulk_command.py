@@ -64,7 +64,7 @@ def test_activate(team):
 
 
 def test_grant_with_a_level_and_revoke(team):
-    run("--filter", "q=Sales", "--action", "grant", "--service", "meeting_access", "--level", "host")
+    run("--filter", "q=Sales", "--action", "grant", "--service", "meeting_access", "--level=host")
     assert set(
         ServiceGrant.objects.filter(service=catalog.MEETING_ACCESS).values_list("level", flat=True)
     ) == {"host"}

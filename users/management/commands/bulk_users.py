@@ -59,9 +59,7 @@ class Command(OperatorCommand):
             self.stdout.write(f"No user matches {described or 'the organization'}; nothing to do.")
             return
         actor = self.actor()
-        summary = bulk.dry_run(
-            organization=organization, actor=actor, action=action, pairs=pairs
-        )
+        summary = bulk.dry_run(organization=organization, actor=actor, action=action, pairs=pairs)
         self.write_summary(summary, described)
         refused = self.refused_lines(summary)
         if refused and not options["others"]:
@@ -77,9 +75,8 @@ class Command(OperatorCommand):
         )
         if not result.committed:
             # Changed between the dry run and the apply (another admin, the worker).
-            raise fail(self.refused_lines(bulk.summarize(
-                organization=organization, action=action, result=result
-            )) + ["Nothing was changed."])
+            now = bulk.summarize(organization=organization, action=action, result=result)
+            raise fail([*self.refused_lines(now), "Nothing was changed."])
         changed = sum(1 for o in result.outcomes if o.status in (UPDATE, DELETE))
         batch = f" (batch {result.batch.pk})" if result.batch is not None else ""
         self.stdout.write(self.style.SUCCESS(f"{action.kind}: {changed:,} users changed{batch}."))
@@ -168,7 +165,8 @@ class Command(OperatorCommand):
         for outcome in summary.result.outcomes:
             if outcome.status != ERROR:
                 continue
-            who = outcome.user.login_id if outcome.user is not None else f"#{outcome.change.user_id}"
+            user = outcome.user
+            who = user.login_id if user is not None else f"#{outcome.change.user_id}"
             for problem in outcome.problems:
                 lines.append(f"{who}: {problem.operator_text}")
         return lines
