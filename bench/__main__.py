@@ -27,6 +27,7 @@ SECTIONS = [
     "http",
     "instances",
     "scim",
+    "lifecycle",
 ]
 
 
@@ -76,7 +77,7 @@ def main() -> int:
         print("  made: " + ", ".join(f"{k} {v:,}" for k, v in made.items()), flush=True)
     seed_seconds = time.perf_counter() - started
 
-    from bench import cases_db, cases_http, cases_mfa, cases_scim, report
+    from bench import cases_db, cases_http, cases_lifecycle, cases_mfa, cases_scim, report
 
     rounds = 3 if args.quick else args.rounds
     duration = 5 if args.quick else 10
@@ -94,6 +95,7 @@ def main() -> int:
         "http": lambda: cases_http.load(duration),
         "instances": cases_http.two_instances,
         "scim": lambda: cases_scim.scim(rounds, args.quick),
+        "lifecycle": lambda: cases_lifecycle.lifecycle(rounds),
     }
     results = []
     for name in SECTIONS:

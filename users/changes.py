@@ -62,7 +62,7 @@ from accounts.validators import (
 )
 from analytics.services import purge_user_activity
 from audit.models import AuditEvent, ChangeBatch
-from audit.services import Actor, audit_event, audit_record
+from audit.services import Actor, audit_event, audit_events_write, audit_record
 from mfa import selectors as mfa_selectors
 from mfa import services as mfa_services
 from permissions import catalog
@@ -1016,8 +1016,7 @@ def _write(batch: _Batch, hashes: dict[int, str], record: ChangeBatch | None = N
         record.save()
         for event in events:
             event.batch = record
-    for chunk in _chunks(events):
-        AuditEvent.objects.bulk_create(chunk)
+    audit_events_write(events)
 
 
 def _update_action(changes: dict) -> str:
