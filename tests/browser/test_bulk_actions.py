@@ -18,12 +18,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 TEXT = {
     "ja": {
-        "selected": "選択したユーザーで続ける",
-        "page": "このページのすべてを選択",
-        "apply": "2 人のユーザーに適用",
-        "apply_all": "3 人のユーザーに適用",
-        "done": "2 人のユーザーを無効化",
-        "matching": "検索とフィルターに一致する",
+        "selected": "選択したユーザーで次へ",
+        "page": "このページのユーザーをすべて選択",
+        "apply": "2 名に適用",
+        "apply_all": "3 名に適用",
+        "done": "2 名のユーザーを無効化",
+        "matching": "検索・絞り込み条件に一致する",
         "search": "適用",
     },
     "en": {
@@ -57,6 +57,7 @@ def test_select_confirm_apply_and_the_audit_log_shows_the_batch(new_page, screen
     for user in leaving:
         page.locator(f'input[name="ids"][value="{user.pk}"]').check()
     page.locator("#bulk-action").select_option("deactivate")
+    screenshot(page, f"bulk-list-{language}")
     page.get_by_role("button", name=t["selected"]).click()
 
     expect(page).to_have_url(re.compile(r"/users/bulk/$"))
