@@ -26,7 +26,8 @@ class Command(OperatorCommand):
             default="",
             metavar="KEY=VALUE,...",
             help="The User List's filters: q (search), role, status (active or inactive), "
-            "service, idle (30, 60, 90 or never). No filter: every user.",
+            "service, idle (30, 60, 90 or never); a search term cannot contain a comma. No "
+            "filter: every user.",
         )
         parser.add_argument("--action", required=True, choices=bulk.ACTIONS)
         parser.add_argument("--service", metavar="CODE", help="The service to grant or revoke.")
