@@ -70,6 +70,9 @@ MAX_TICKED = 1000
 # "All matching": one request and one transaction for up to this many users (docs/performance.md
 # measures 10,000); a larger selection is refused with a message to narrow the filter.
 MAX_SELECTION = 50_000
+# A deletion purges each user's activity one by one (docs/rules.md): about 6 ms a user, so a
+# request deletes at most this many (the bulk_users command has no request to time out).
+MAX_DELETE_IN_REQUEST = 2_000
 # Refused users listed by name on the confirmation (the others are counted).
 REFUSED_SHOWN = 100
 # A confirmation older than this is asked for again.
@@ -275,6 +278,19 @@ def select_matching(*, organization: Organization, params: dict) -> list[tuple[i
             % {"max": f"{MAX_SELECTION:,}"}
         )
     return pairs
+
+
+def check_request_size(action: "BulkAction", count: int) -> None:
+    """What one request may take on: SelectionError above it."""
+    if action.kind == REMOVE and count > MAX_DELETE_IN_REQUEST:
+        raise SelectionError(
+            ngettext(
+                "Delete at most %(max)s user at once: narrow the search or the filters.",
+                "Delete at most %(max)s users at once: narrow the search or the filters.",
+                MAX_DELETE_IN_REQUEST,
+            )
+            % {"max": f"{MAX_DELETE_IN_REQUEST:,}"}
+        )
 
 
 def describe_filter(params: dict) -> dict:

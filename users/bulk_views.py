@@ -76,6 +76,7 @@ def bulk_confirm(request: HttpRequest) -> HttpResponse:
                 pairs = bulk.select_ids(organization=organization, ids=ids)
             except LookupError:
                 raise Http404 from None
+        bulk.check_request_size(action, len(pairs))
     except bulk.SelectionError as error:
         return _error(request, str(error), back=back)
     if not pairs:

@@ -354,6 +354,14 @@ def test_all_matching_is_capped_with_a_message(admin_client_a, members, monkeypa
     assert "narrow the search" in response.content.decode()
 
 
+def test_a_deletion_is_capped_per_request(admin_client_a, members, monkeypatch):
+    monkeypatch.setattr(bulk, "MAX_DELETE_IN_REQUEST", 2)
+    response = confirm(admin_client_a, "delete", members)
+    assert response.status_code == 400
+    assert "Delete at most 2 users at once" in response.content.decode()
+    assert confirm(admin_client_a, "deactivate", members).status_code == 200
+
+
 def test_a_user_changed_since_the_confirmation_refuses_the_whole_apply(admin_client_a, members):
     shown = confirm(admin_client_a, "deactivate", members)
     User.objects.filter(pk=members[1].pk).update(name="Renamed", version=members[1].version + 1)
