@@ -226,6 +226,8 @@ class _Plan:
     problems: list[Problem] = field(default_factory=list)
     password: str | None = None
     removed: dict[str, int] = field(default_factory=dict)
+    _key_of: str | None = field(default=None, repr=False)
+    _key: str = field(default="", repr=False)
 
     @property
     def adding(self) -> bool:
@@ -247,7 +249,11 @@ class _Plan:
     def key_after(self) -> str:
         if self.deleting:
             return ""
-        return normalize_login_id(self.after.get("login_id") or "")
+        login_id = self.after.get("login_id") or ""
+        # Read several times per plan by the checks and the write: normalised once per value.
+        if self._key_of != login_id:
+            self._key_of, self._key = login_id, normalize_login_id(login_id)
+        return self._key
 
     def changed(self, key: str) -> bool:
         return self.adding or self.before.get(key) != self.after.get(key)
@@ -473,7 +479,7 @@ class _Batch:
         users: dict[int, User] = {}
         for chunk in lookup_chunks(ids):
             # Tombstones too (all_objects): "already deleted" is its own answer, never a 500.
-            qs = User.all_objects.filter(pk__in=chunk, organization_id=self.organization.pk)
+            qs = User.all_objects.filter(pk__any_of=chunk, organization_id=self.organization.pk)
             if self.lock:
                 qs = qs.select_for_update(of=("self",))
             for user in qs.order_by("pk"):
@@ -485,7 +491,7 @@ class _Batch:
         grants: dict[int, Grants] = {pk: {} for pk in ids}
         for chunk in lookup_chunks(ids):
             for user_id, code, level in ServiceGrant.objects.filter(
-                organization_id=self.organization.pk, user_id__in=chunk
+                organization_id=self.organization.pk, user_id__any_of=chunk
             ).values_list("user_id", "service", "level"):
                 grants[user_id][code] = level
         return grants
@@ -935,8 +941,8 @@ def _write(batch: _Batch, hashes: dict[int, str], record: ChangeBatch | None = N
             groups[tuple(sorted(values.items()))].append(plan.user.pk)
             touched.append(plan)
     for items, ids in groups.items():
-        for chunk in _chunks(ids):
-            User.all_objects.filter(pk__in=chunk).update(
+        for chunk in lookup_chunks(ids):
+            User.all_objects.filter(pk__any_of=chunk).update(
                 **dict(items), version=F("version") + 1, updated_at=now
             )
     for plan in updates:
