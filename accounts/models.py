@@ -2,8 +2,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
@@ -206,14 +205,8 @@ class User(AbstractBaseUser):
                 name="users_deactivate_at_idx",
                 condition=Q(deleted_at__isnull=True, deactivate_at__isnull=False),
             ),
-            # The idle filter (users.selectors.idle_filter): the last sign-in, or the day the
-            # user was added for one who never signed in, before a date. An index range scan
-            # when few users are idle, however large the organization (docs/performance.md).
-            # Not partial: PostgreSQL reads the statistics of an index's expression (how many
-            # users are idle since a date) only from an index without a condition.
-            models.Index(
-                F("organization"), Coalesce("last_login", "created_at"), name="users_org_idle_idx"
-            ),
+            # users_org_idle_idx (the idle filter) is created per database by migration 0009:
+            # PostgreSQL's has non-key columns and statistics on its expression.
             # users_org_lastlogin_idx (last_login ASC NULLS FIRST) is created per database by
             # migration 0007: SQLite has no NULLS FIRST in index definitions.
         ]
