@@ -1027,7 +1027,8 @@ def _write(batch: _Batch, hashes: dict[int, str], record: ChangeBatch | None = N
                 "target_version": plan.user.version,
             }
         )
-    if record is not None:
+    if record is not None and events:
+        # (A batch that changed nobody, every user already so, is not recorded.)
         record.size = len({entry["target"].pk for entry in events})
         record.save()
     # The records as audit_event()'s arguments: a large batch's are written without building a
@@ -1212,7 +1213,7 @@ def apply_changes(
             transaction.set_rollback(True)
             return state.result(committed=False)
         result = state.result(committed=True)
-        result.batch = record
+        result.batch = record if record is not None and not record._state.adding else None
         _schedule(state.plans)
     for outcome, plan in zip(result.outcomes, state.plans, strict=True):
         outcome.user = plan.user

@@ -468,3 +468,10 @@ def test_a_large_batch_is_audited_record_by_record(org_a, admin_a, is_postgres):
     assert first.ip_address == "192.0.2.7" and first.channel == "console"
     assert first.target_version == users[0].version + 1
     assert abs((first.created_at - timezone.now()).total_seconds()) < 60
+
+
+def test_a_batch_that_changes_nobody_is_not_recorded(admin_client_a, org_a):
+    already = UserFactory.create_batch(2, organization=org_a, is_active=False)
+    response = apply(admin_client_a, confirm(admin_client_a, "deactivate", already))
+    assert response.status_code == 302
+    assert not ChangeBatch.objects.exists()
