@@ -416,11 +416,6 @@ class Summary:
     result: ChangeResult | None = None
 
     @property
-    def others(self) -> int:
-        """How many users "apply to the others" would change."""
-        return self.changing
-
-    @property
     def refused_more(self) -> int:
         return self.refused_count - len(self.refused)
 

@@ -475,3 +475,12 @@ def test_a_batch_that_changes_nobody_is_not_recorded(admin_client_a, org_a):
     response = apply(admin_client_a, confirm(admin_client_a, "deactivate", already))
     assert response.status_code == 302
     assert not ChangeBatch.objects.exists()
+
+
+def test_refused_users_beyond_the_first_ones_are_counted(admin_client_a, members, monkeypatch):
+    monkeypatch.setattr(bulk, "REFUSED_SHOWN", 1)
+    shown = confirm(admin_client_a, "schedule", members, deactivate_at="2001-01-01T09:00")
+    body = shown.content.decode()
+    assert count(shown, "refused") == 3
+    assert body.count("must be in the future.</td>") == 1
+    assert "… and 2 more." in body
