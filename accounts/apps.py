@@ -13,5 +13,6 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
-        # Django's documented place to register system checks and signal receivers.
-        from . import checks, signals  # noqa: F401
+        # Django's documented place to register system checks, signal receivers and lookups
+        # (batching: field__any_of).
+        from . import batching, checks, signals  # noqa: F401

@@ -208,6 +208,8 @@ class User(AbstractBaseUser):
                 name="users_deactivate_at_idx",
                 condition=Q(deleted_at__isnull=True, deactivate_at__isnull=False),
             ),
+            # users_org_idle_idx (the idle filter) is created per database by migration 0009:
+            # PostgreSQL's has non-key columns and statistics on its expression.
             # users_org_lastlogin_idx (last_login ASC NULLS FIRST) is created per database by
             # migration 0007: SQLite has no NULLS FIRST in index definitions.
         ]

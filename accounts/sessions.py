@@ -41,7 +41,7 @@ def user_sessions_end(*, user: User, keep_session_key: str | None = None) -> int
 
 def users_sessions_end(*, user_ids, keep_session_key: str | None = None) -> int:
     """Delete every session row of these users (but `keep_session_key`); returns how many."""
-    links = UserSession.objects.filter(user_id__in=list(user_ids))
+    links = UserSession.objects.filter(user_id__any_of=list(user_ids))
     if keep_session_key:
         links = links.exclude(session_id=keep_session_key)
     _, per_model = Session.objects.filter(session_key__in=links.values("session_id")).delete()

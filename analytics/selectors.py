@@ -6,6 +6,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts.batching import lookup_chunks
 from accounts.models import Organization, User, UserSession
 from permissions.models import ServiceGrant
 
@@ -152,8 +153,9 @@ def funnel_teams(*, organization: Organization) -> list[tuple[FunnelTeam, list[U
     return [(t, members[t.pk]) for t in teams]
 
 
-def deletion_impact(*, user: User) -> dict[str, int]:
-    """What deleting `user` removes and keeps, counted in one query (docs/rules.md)."""
+def _impact_columns() -> dict:
+    """What deleting a user removes and keeps, counted for the user of the outer query
+    (docs/rules.md). Prefixed: a bare "grants" would collide with the reverse relation."""
 
     def count(model_qs, field="pk"):
         return Coalesce(
@@ -182,10 +184,26 @@ def deletion_impact(*, user: User) -> dict[str, int]:
         "grants": per_user(ServiceGrant.objects.filter(user=ref)),
         "sessions": count(UserSession.objects.filter(user=ref), "user_id"),
     }
-    # Prefixed: a bare "grants" would collide with the reverse relation of that name.
-    row = (
-        User.all_objects.filter(pk=user.pk)
-        .values(**{f"n_{k}": v for k, v in columns.items()})
-        .get()
-    )
+    return {f"n_{k}": v for k, v in columns.items()}
+
+
+def deletion_impact(*, user: User) -> dict[str, int]:
+    """What deleting `user` removes and keeps, counted in one query (docs/rules.md)."""
+    row = User.all_objects.filter(pk=user.pk).values(**_impact_columns()).get()
     return {k[2:]: v for k, v in row.items()}
+
+
+def deletion_impact_total(*, organization: Organization, user_ids: list[int]) -> dict[str, int]:
+    """deletion_impact() summed over many users of one organization (a bulk deletion's
+    confirmation): one query per lookup chunk of IDs, not one per user."""
+    columns = _impact_columns()
+    totals = {k[2:]: 0 for k in columns}
+    for chunk in lookup_chunks(sorted(user_ids)):
+        row = (
+            User.all_objects.filter(organization=organization, pk__in=chunk)
+            .annotate(**columns)
+            .aggregate(**{f"t_{k}": Sum(k) for k in columns})
+        )
+        for key, value in row.items():
+            totals[key[4:]] += value or 0
+    return totals

@@ -27,6 +27,7 @@ SECTIONS = [
     "http",
     "instances",
     "scim",
+    "lifecycle",
 ]
 
 
@@ -48,7 +49,10 @@ def main() -> int:
         )
         return 2
     parts = urlsplit(url)
-    bench_db = (parts.path.lstrip("/") or "miitel") + ("_bench_huge" if args.huge else "_bench")
+    # BENCH_DB_NAME names another bench database (one per work tree on a shared server).
+    bench_db = os.environ.get("BENCH_DB_NAME") or (
+        (parts.path.lstrip("/") or "miitel") + ("_bench_huge" if args.huge else "_bench")
+    )
     os.environ["BENCH_DB_NAME"] = bench_db
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     sys.path.insert(0, str(ROOT))
@@ -73,7 +77,7 @@ def main() -> int:
         print("  made: " + ", ".join(f"{k} {v:,}" for k, v in made.items()), flush=True)
     seed_seconds = time.perf_counter() - started
 
-    from bench import cases_db, cases_http, cases_mfa, cases_scim, report
+    from bench import cases_db, cases_http, cases_lifecycle, cases_mfa, cases_scim, report
 
     rounds = 3 if args.quick else args.rounds
     duration = 5 if args.quick else 10
@@ -91,6 +95,7 @@ def main() -> int:
         "http": lambda: cases_http.load(duration),
         "instances": cases_http.two_instances,
         "scim": lambda: cases_scim.scim(rounds, args.quick),
+        "lifecycle": lambda: cases_lifecycle.lifecycle(rounds),
     }
     results = []
     for name in SECTIONS:

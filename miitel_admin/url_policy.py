@@ -68,6 +68,10 @@ POLICY: dict[str, Policy] = {
     "users:activate": Policy(ADMIN, ("GET", "POST"), scoped="user"),
     "users:deactivate": Policy(ADMIN, ("GET", "POST"), scoped="user"),
     "users:delete": Policy(ADMIN, ("GET", "POST"), scoped="user"),
+    # Bulk actions: the IDs come in the body (another organization's answer 404, like IDs that
+    # do not exist); the confirmation and the apply are POST only.
+    "users:bulk": Policy(ADMIN, ("POST",)),
+    "users:bulk_apply": Policy(ADMIN, ("POST",)),
     "audit:list": Policy(ADMIN, ("GET",)),
     "audit_export": Policy(ADMIN, ("GET", "POST")),
     "analytics:calls": Policy(ADMIN, ("GET",)),

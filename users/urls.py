@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import detail_views, views
+from . import bulk_views, detail_views, views
 
 app_name = "users"
 
@@ -18,4 +18,6 @@ urlpatterns = [
     path("<int:user_id>/activate/", views.user_activate, name="activate"),
     path("<int:user_id>/deactivate/", views.user_deactivate, name="deactivate"),
     path("<int:user_id>/delete/", views.user_delete, name="delete"),
+    path("bulk/", bulk_views.bulk_confirm, name="bulk"),
+    path("bulk/apply/", bulk_views.bulk_apply, name="bulk_apply"),
 ]

@@ -30,7 +30,7 @@ from mfa import selectors as mfa_selectors
 from permissions.services import grants_of
 from sso import selectors as sso_selectors
 
-from . import selectors, services
+from . import bulk, selectors, services
 from .changes import Change, ChangeResult, Outcome, apply_changes, problem_message
 from .filters import UserFilterForm, is_filtered, list_params, query_string
 from .forms import LoginForm, PasswordChangeForm, UserForm
@@ -245,6 +245,12 @@ def user_list(request: HttpRequest) -> HttpResponse:
             "first_url": "?" + list_qs,
             "filtered": filtered,
             "idle_seats": idle_seats,
+            # The bulk bar (users.bulk): its actions, the services it may grant or revoke, the
+            # filter it selects "all matching" by, and how many that is when the count is exact.
+            "bulk_actions": bulk.ACTION_CHOICES,
+            "bulk_services": bulk.service_choices(organization),
+            "bulk_filter": list(bulk.describe_filter(params).items()),
+            "bulk_total": None if page.total_capped else page.total,
         },
     )
 

@@ -75,3 +75,28 @@
   }
   window.setTimeout(poll, 1000);
 })();
+
+// User List bulk bar: "select all on this page" ticks every row's checkbox (without JavaScript
+// the rows are ticked one by one, or "all matching" needs no ticks at all).
+(function () {
+  "use strict";
+  var toggle = document.getElementById("bulk-select-page");
+  if (!toggle) {
+    return;
+  }
+  var boxes = document.querySelectorAll('input[type="checkbox"][name="ids"][form="bulk-form"]');
+  if (!boxes.length) {
+    return;
+  }
+  toggle.closest("label").hidden = false;
+  toggle.addEventListener("change", function () {
+    boxes.forEach(function (box) { box.checked = toggle.checked; });
+  });
+  boxes.forEach(function (box) {
+    box.addEventListener("change", function () {
+      var ticked = Array.prototype.filter.call(boxes, function (b) { return b.checked; }).length;
+      toggle.checked = ticked === boxes.length;
+      toggle.indeterminate = ticked > 0 && ticked < boxes.length;
+    });
+  });
+})();

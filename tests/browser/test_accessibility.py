@@ -172,6 +172,17 @@ def test_every_page_passes_axe_in_both_languages(new_page, axe, screenshot, lang
     page.locator("details.row-menu summary").first.click()
     check("user-list-menu")
 
+    # The bulk confirmation: a refused user (the admin themself) with the reason, and a
+    # deletion's summed impact.
+    for action, ticked in (("deactivate", [admin, *members[:2]]), ("delete", members[:2])):
+        page.goto("/users/")
+        for user in ticked:
+            page.locator(f'input[name="ids"][value="{user.pk}"]').check()
+        page.locator("#bulk-action").select_option(action)
+        page.locator('#bulk-form button[name="scope"][value="selected"]').click()
+        expect(page).to_have_url(re.compile(r"/users/bulk/$"))
+        check(f"bulk-{action}")
+
     target = members[0]
     User.objects.filter(pk=target.pk).update(deactivate_at=timezone.now() + timedelta(days=30))
     batch = apply_changes(
@@ -279,8 +290,11 @@ def test_user_list_and_its_menu_work_with_the_keyboard_alone(new_page, screensho
         page.keyboard.press("Tab")
         if page.evaluate("() => document.activeElement.tagName") == "SUMMARY":
             break
-    assert page.evaluate("() => document.activeElement.closest('tr').innerText").startswith(
-        "Aaron Target"
+    # (The row starts with its checkbox cell, empty text.)
+    assert (
+        page.evaluate("() => document.activeElement.closest('tr').innerText")
+        .lstrip()
+        .startswith("Aaron Target")
     )
     outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"  # focus is visible

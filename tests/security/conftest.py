@@ -38,6 +38,7 @@ from tests.analytics.factories import (
 from tests.factories import PASSWORD, AdminFactory, GrantFactory, UserFactory
 from tests.mfa.factories import PasskeyFactory, TOTPDeviceFactory
 from tests.sso.idp import TestIdp
+from users import bulk
 from users.changes import BatchSpec, Change, apply_changes
 
 NEW_PASSWORD = "Qv7#mZp2Lx9w"
@@ -247,6 +248,10 @@ def payload(name: str, world: dict) -> dict:
             "extension": "",
             "is_active": "on",
         }
+    if name == "users:bulk":
+        return {"action": "deactivate", "scope": "selected", "ids": [target.pk]}
+    if name == "users:bulk_apply":
+        return {"token": bulk_token(world), "mode": "all"}
     if name in ("exports:export", "audit_export"):
         return {"encoding": "utf-8"}
     if name == "mfa:verify":
@@ -271,6 +276,20 @@ def payload(name: str, world: dict) -> dict:
             "encoding": "utf-8",
         }
     return {}
+
+
+def bulk_token(world: dict) -> str:
+    """The pin of a bulk confirmation admin A was shown: deactivate the target."""
+    target = world["target_a"]
+    return bulk.pin_dumps(
+        organization=world["org_a"],
+        actor=world["admin_a"],
+        pin=bulk.Pin(
+            action=bulk.BulkAction(bulk.DEACTIVATE),
+            pairs=[(target.pk, target.version)],
+            refused=[],
+        ),
+    )
 
 
 def request(client: Client, method: str, url: str, data: dict | None = None, **extra):
@@ -325,6 +344,7 @@ def dump(*, without_audit: bool = False) -> str:
         "grants": ServiceGrant.objects.order_by("pk"),
         "import_jobs": ImportJob.objects.order_by("pk"),
         "audit": AuditEvent.objects.order_by("pk"),
+        "batches": ChangeBatch.objects.order_by("pk"),
         "transfers": ActiveTransfer.objects.order_by("pk"),
         "contracts": Contract.objects.order_by("pk"),
         "meetings": Meeting.objects.order_by("pk"),
@@ -336,7 +356,6 @@ def dump(*, without_audit: bool = False) -> str:
         "recovery_codes": RecoveryCode.objects.order_by("pk"),
         "mfa_policies": OrganizationPolicy.objects.order_by("pk"),
         "scim_tokens": ScimToken.objects.order_by("pk"),
-        "batches": ChangeBatch.objects.order_by("pk"),
         "sso_configs": SsoConfig.objects.order_by("pk"),
         "sso_break_glass": SsoConfig.break_glass.through.objects.order_by("pk"),
         "sso_used_assertions": UsedAssertion.objects.order_by("pk"),

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('users', '0008_session_details'),
+        ('users', '0009_users_org_idle_idx'),
     ]
 
     operations = [
