@@ -148,6 +148,9 @@ class ScimGroupMember(models.Model):
             models.Index(fields=["organization", "user"], name="scim_group_member_user_idx"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.group_id} ∋ {self.user_id}"
+
 
 def name_key(display_name: str) -> str:
     return (display_name or "").strip().lower()

@@ -78,8 +78,7 @@ def sign_ins(user: User) -> list[SignIn]:
             at=event.created_at,
             ip_address=event.ip_address,
             method=_method(event),
-            succeeded=event.outcome == AuditEvent.Outcome.SUCCESS
-            and event.action not in _FAILURES,
+            succeeded=event.outcome == AuditEvent.Outcome.SUCCESS and event.action not in _FAILURES,
             reason=str(audit_presenters.action(event)),
         )
         for event in events
