@@ -1,10 +1,12 @@
 """/scim/v2/Groups: the contract's services and Administrators. Membership is the grant (or the
 admin role), changed through the change service: every rule applies, all or nothing."""
 
+import re
 import uuid
 
 import pytest
 from django.db import connection
+from django.urls import reverse
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
@@ -468,3 +470,46 @@ def test_listing_groups_without_members_costs_the_same_queries_whatever_their_si
 
     # Token, throttle, count, page: none per group or per member.
     assert few == many <= 5, (few, many)
+
+
+@pytest.mark.parametrize(
+    ("language", "heading", "action", "field"),
+    [
+        (
+            "en",
+            "Groups created by the identity provider",
+            "Group changed by the identity provider",
+            "Members added",
+        ),
+        (
+            "ja",
+            "IDプロバイダーが作成したグループ",
+            "IDプロバイダーがグループを変更",
+            "追加されたメンバー",
+        ),
+    ],
+)
+def test_the_provisioning_page_and_the_audit_log_show_the_groups_in_words(
+    admin_client_a, admin_a, org_a, org_b, language, heading, action, field
+):
+    User.objects.filter(pk=admin_a.pk).update(locale=language)
+    scim = ScimClient(make_token(org_a))
+    other = ScimClient(make_token(org_b))
+    users = UserFactory.create_batch(3, organization=org_a)
+    sales = create(scim, "Sales", *users[:2])
+    scim.patch(
+        f"Groups/{sales['id']}", {"op": "add", "path": "members", "value": [member(users[2])]}
+    )
+    scim.delete(f"Users/{users[0].pk}")
+    create(other, "Their group")
+
+    page = admin_client_a.get(reverse("provisioning:tokens")).content.decode()
+    audit = admin_client_a.get(reverse("audit:list")).content.decode()
+
+    assert heading in page
+    assert re.search(r"<td>Sales</td>\s*<td>2</td>", page)
+    assert "Their group" not in page
+    assert action in audit
+    assert field in audit
+    assert users[2].login_id in audit
+    assert "members_added" not in audit
