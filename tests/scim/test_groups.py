@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 from django.db import connection
-from django.urls import reverse
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from accounts.models import User
 from audit.models import AuditEvent
@@ -483,8 +483,8 @@ def test_listing_groups_without_members_costs_the_same_queries_whatever_their_si
         ),
         (
             "ja",
-            "IDプロバイダーが作成したグループ",
-            "IDプロバイダーがグループを変更",
+            "ID プロバイダーが作成したグループ",
+            "ID プロバイダーがグループを変更",
             "追加されたメンバー",
         ),
     ],
