@@ -700,7 +700,8 @@ def resource_types_of(scim: Scim) -> list[ResourceType]:
     user_type.meta = _meta(scim, "ResourceType", "ResourceTypes/User")
     group_type = ResourceType.from_resource(Group)
     group_type.description = (
-        "A service of the organization's contract, or Administrators; membership is the grant"
+        "A service of the organization's contract, or Administrators (membership is the "
+        "grant), or a group the identity provider created (which grants nothing)"
     )
     group_type.meta = _meta(scim, "ResourceType", "ResourceTypes/Group")
     return [user_type, group_type]
