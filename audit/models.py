@@ -86,6 +86,9 @@ class AuditEvent(models.Model):
         SSO_FAILED = "sso_failed", _("Single sign-on refused")
         SSO_SETTINGS = "sso_settings", _("Single sign-on settings changed")
         SSO_TEST = "sso_test", _("Single sign-on test sign-in")
+        SCIM_GROUP_CREATE = "scim_group_create", _("Group created by the identity provider")
+        SCIM_GROUP_UPDATE = "scim_group_update", _("Group changed by the identity provider")
+        SCIM_GROUP_DELETE = "scim_group_delete", _("Group deleted by the identity provider")
 
     class Channel(models.TextChoices):
         """How the change came: every channel writes through the same change service."""

@@ -43,6 +43,10 @@ FIELD_LABELS = {
     "require_sso": gettext_lazy("Require single sign-on"),
     "allow_idp_initiated": gettext_lazy("IdP-initiated sign-in"),
     "break_glass": gettext_lazy("Break-glass admins"),
+    # Groups the identity provider created (scim.groups).
+    "group_name": gettext_lazy("Group name"),
+    "members_added": gettext_lazy("Members added"),
+    "members_removed": gettext_lazy("Members removed"),
 }
 _SSO_MATCH = {
     "name_id": gettext_lazy("NameID (email address format)"),

@@ -55,9 +55,10 @@ from permissions.models import SeatCount, ServiceGrant
 from permissions.services import Grants, grants_of
 from users.changes import Change, ChangeResult, apply_changes
 
+from . import groups as group_services
 from . import mapping
-from .filters import GroupQuery, UserQuery
-from .models import ScimToken
+from .filters import CustomGroupQuery, GroupQuery, UserQuery
+from .models import ScimGroup, ScimToken
 from .schema import Group, MiitelUser
 from .schema import User as UserResource
 from .tokens import throttle, token_for
@@ -280,12 +281,16 @@ def _scoped_user(scim: Scim, user_id: str) -> User:
     return user
 
 
-def _resource(scim: Scim, user: User, grants: Grants) -> UserResource:
+def _resource(scim: Scim, user: User, grants: Grants, custom_groups=None) -> UserResource:
+    """`custom_groups`: the identity provider's groups the user is in (read when None)."""
+    if custom_groups is None:
+        custom_groups = group_services.memberships_of(scim.organization, [user.pk]).get(user.pk, [])
     return mapping.user_resource(
         user,
         grants,
         contract=scim.organization.contract,
         base=scim.base,
+        custom_groups=custom_groups,
     )
 
 
@@ -327,7 +332,8 @@ def users(request: HttpRequest, scim: Scim) -> HttpResponse:
         organization=scim.organization, user_id__in=[u.pk for u in rows]
     ).values_list("user_id", "service", "level"):
         grants[user_id][code] = level
-    resources = [_resource(scim, user, grants[user.pk]) for user in rows]
+    joined = group_services.memberships_of(scim.organization, [u.pk for u in rows])
+    resources = [_resource(scim, user, grants[user.pk], joined.get(user.pk, [])) for user in rows]
     return _list(resources, total, start, search, UserResource)
 
 
@@ -444,12 +450,12 @@ def _group(scim: Scim, code: str, *, members: bool = True) -> Group:
     )
 
 
-def _groups_refused() -> HttpResponse:
+def _service_groups_refused() -> HttpResponse:
     return error_response(
         400,
         _(
-            "Groups are the services of your organization's contract and the administrators: "
-            "they cannot be created or deleted through SCIM. Assign users to them instead."
+            "This group is a service of your organization's contract (or the administrators): "
+            "it cannot be deleted through SCIM. Assign users to it instead."
         ),
         "mutability",
     )
@@ -458,25 +464,40 @@ def _groups_refused() -> HttpResponse:
 @scim_endpoint("GET", "POST")
 def groups(request: HttpRequest, scim: Scim) -> HttpResponse:
     if request.method == "POST":
-        return _groups_refused()
+        return _custom_create(request, scim)
     search = _search(request, Group)
     start, count = _page(search)
     names = mapping.group_names(scim.organization.contract)
     codes = list(names)
+    custom = ScimGroup.objects.filter(organization=scim.organization)
     if search.filter is not None:
         found = GroupQuery(names).visit(search.filter.ast)
         codes = [code for code in codes if code in found]
-    page = codes[start - 1 : start - 1 + count]
+        custom = custom.filter(CustomGroupQuery().visit(search.filter.ast))
+    # The service groups first, then the identity provider's by name (the unique index).
+    offset = start - 1
+    page = codes[offset : offset + count]
+    room = count - len(page)
+    skip = max(offset - len(codes), 0)
+    rows = list(custom.order_by("name_key")[skip : skip + room]) if room > 0 else []
+    total = len(codes) + custom.count()
     with_members = _wants_members(search)
     resources = [_group(scim, code, members=with_members) for code in page]
-    return _list(resources, len(codes), start, search, Group)
+    members = group_services.members_of(
+        scim.organization, [g.pk for g in rows] if with_members else []
+    )
+    resources += [
+        mapping.custom_group_resource(g, members.get(g.pk, []), base=scim.base) for g in rows
+    ]
+    return _list(resources, total, start, search, Group)
 
 
 @scim_endpoint("GET", "PUT", "PATCH", "DELETE")
 def group(request: HttpRequest, scim: Scim, group_id: str) -> HttpResponse:
+    if group_id not in mapping.group_names(scim.organization.contract):
+        return _custom_group(request, scim, group_id)
     if request.method == "DELETE":
-        _group(scim, group_id, members=False)
-        return _groups_refused()
+        return _service_groups_refused()
     if request.method == "GET":
         search = _search(request, Group)
         resource = _group(scim, group_id, members=_wants_members(search))
@@ -492,7 +513,7 @@ def group(request: HttpRequest, scim: Scim, group_id: str) -> HttpResponse:
             {**payload, "displayName": current.display_name},
             scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST,
         )
-        after_ids = _member_ids(replacement)
+        after_ids = mapping.member_ids(replacement)
     else:
         after = current.model_copy(deep=True)
         patch = PatchOp[Group].model_validate(
@@ -500,9 +521,9 @@ def group(request: HttpRequest, scim: Scim, group_id: str) -> HttpResponse:
         )
         patch.patch(after)
         if after.display_name != current.display_name:
-            raise MutabilityException(detail=_("Groups cannot be renamed."))
-        after_ids = _member_ids(after)
-    before_ids = _member_ids(current)
+            raise MutabilityException(detail=_("Service groups cannot be renamed."))
+        after_ids = mapping.member_ids(after)
+    before_ids = mapping.member_ids(current)
     changes = [_membership(group_id, pk, True) for pk in sorted(after_ids - before_ids)]
     changes += [_membership(group_id, pk, False) for pk in sorted(before_ids - after_ids)]
     if changes:
@@ -516,6 +537,93 @@ def group(request: HttpRequest, scim: Scim, group_id: str) -> HttpResponse:
     return scim_response(
         _group(scim, group_id).model_dump(scim_ctx=Context.RESOURCE_REPLACEMENT_RESPONSE)
     )
+
+
+# --- Groups the identity provider created (scim.groups) -------------------------------------------
+
+
+def _custom_answer(
+    scim: Scim, group_id, *, status: int = 200, context=None, search: SearchRequest | None = None
+) -> HttpResponse:
+    """The group as stored now, with its members unless the request excluded them."""
+    found = group_services.scoped(scim.organization, str(group_id))
+    wanted = search is None or _wants_members(search)
+    members = group_services.members_of(scim.organization, [found.pk] if wanted else [])
+    resource = mapping.custom_group_resource(found, members.get(found.pk, []), base=scim.base)
+    headers = {"ETag": mapping.version_tag(found.version)}
+    if status == 201:
+        headers["Location"] = resource.meta.location
+    data = resource.model_dump(
+        scim_ctx=context or Context.RESOURCE_QUERY_RESPONSE, response_parameters=search
+    )
+    return scim_response(data, status=status, headers=headers)
+
+
+def _custom_create(request: HttpRequest, scim: Scim) -> HttpResponse:
+    payload = _member_operations_value(_json(request))
+    resource = Group.model_validate(payload, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+    created = group_services.group_create(
+        organization=scim.organization,
+        actor=scim.actor,
+        display_name=resource.display_name,
+        external_id=resource.external_id,
+        member_ids=mapping.member_ids(resource),
+    )
+    return _custom_answer(scim, created.pk, status=201, context=Context.RESOURCE_CREATION_RESPONSE)
+
+
+def _custom_group(request: HttpRequest, scim: Scim, group_id: str) -> HttpResponse:
+    if request.method == "GET":
+        return _custom_answer(scim, group_id, search=_search(request, Group))
+    if request.method == "DELETE":
+        group_services.group_delete(
+            organization=scim.organization,
+            actor=scim.actor,
+            group_id=group_id,
+            version=_if_match(request),
+        )
+        return HttpResponse(status=204)
+    group_services.scoped(scim.organization, group_id)  # 404 before reading the body
+    if request.method == "PUT":
+        payload = _member_operations_value(_json(request))
+        replacement = Group.model_validate(payload, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
+
+        def change(current: Group) -> Group:
+            return replacement
+
+        context = Context.RESOURCE_REPLACEMENT_RESPONSE
+    else:
+        patch = PatchOp[Group].model_validate(
+            _member_operations(_json(request)), scim_ctx=Context.RESOURCE_PATCH_REQUEST
+        )
+
+        def change(current: Group) -> Group:
+            after = current.model_copy(deep=True)
+            patch.patch(after)
+            return after
+
+        context = Context.RESOURCE_PATCH_RESPONSE
+    updated = group_services.group_update(
+        organization=scim.organization,
+        actor=scim.actor,
+        group_id=group_id,
+        version=_if_match(request),
+        change=change,
+    )
+    if request.method == "PATCH" and request.GET.get("attributes") is None:
+        return HttpResponse(status=204)
+    return _custom_answer(scim, updated.pk, context=context)
+
+
+def _member_operations_value(payload: dict) -> dict:
+    """A group payload whose members are named by their value alone (see below)."""
+    key = next((k for k in payload if isinstance(k, str) and k.lower() == "members"), None)
+    if key is None or not isinstance(payload[key], list):
+        return payload
+    return {
+        **payload,
+        key: [{"value": m.get("value")} if isinstance(m, dict) else m for m in payload[key]],
+    }
 
 
 def _member_operations(body: dict) -> dict:
@@ -544,18 +652,6 @@ def _member_operations(body: dict) -> dict:
                 operation = {**operation, value_key: value}
         cleaned.append(operation)
     return {**body, key: cleaned}
-
-
-def _member_ids(group: Group) -> set[int]:
-    ids = set()
-    for member in group.members or []:
-        value = str(member.value or "").strip()
-        if not value.isdigit() or len(value) > 18:
-            raise InvalidValueException(
-                detail=_("“%(value)s” is not the id of a user.") % {"value": value[:50]}
-            )
-        ids.add(int(value))
-    return ids
 
 
 def _membership(code: str, user_id: int, joining: bool) -> Change:
@@ -604,7 +700,8 @@ def resource_types_of(scim: Scim) -> list[ResourceType]:
     user_type.meta = _meta(scim, "ResourceType", "ResourceTypes/User")
     group_type = ResourceType.from_resource(Group)
     group_type.description = (
-        "A service of the organization's contract, or Administrators; membership is the grant"
+        "A service of the organization's contract, or Administrators (membership is the "
+        "grant), or a group the identity provider created (which grants nothing)"
     )
     group_type.meta = _meta(scim, "ResourceType", "ResourceTypes/Group")
     return [user_type, group_type]

@@ -2,7 +2,9 @@
 syntax tree; this visitor turns the nodes it supports into Q objects over the users of one
 organization (the caller scopes the queryset). Anything else is an invalidFilter error."""
 
-from django.db.models import Q
+import uuid
+
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 from scim2_models import InvalidFilterException
 from scim2_models.path import FilterVisitor
@@ -18,6 +20,7 @@ from scim2_models.path.expressions import (
 
 from accounts.validators import normalize_login_id
 
+from .models import ScimGroupMember, name_key
 from .schema import MIITEL_USER
 
 NOTHING = Q(pk__in=[])
@@ -189,4 +192,53 @@ class GroupQuery(FilterVisitor[set[str] | None]):
         return set.union(*sets)
 
     def visit_value_path(self, node: ValuePath) -> set[str]:
+        raise _unsupported(_("Filter groups with displayName eq, id eq or externalId eq."))
+
+
+class CustomGroupQuery(FilterVisitor[Q]):
+    """The same filters over the groups the identity provider created (scim.models.ScimGroup),
+    as a Q (the caller scopes the queryset to the organization)."""
+
+    def visit_comparison(self, node: Comparison) -> Q:
+        attr = node.attr_path.attr.lower()
+        if attr not in ("displayname", "id", "externalid") or node.op not in (
+            CompareOperator.eq,
+            CompareOperator.ne,
+        ):
+            raise _unsupported(_("Filter groups with displayName eq, id eq or externalId eq."))
+        text = "" if node.value is None else str(node.value)
+        if not text.isprintable():
+            q = NOTHING
+        elif attr == "id":
+            try:
+                q = Q(pk=uuid.UUID(text))
+            except ValueError:
+                q = NOTHING
+        elif attr == "externalid":
+            q = Q(external_id=text) if text else NOTHING
+        else:
+            q = Q(name_key=name_key(text))
+        return ~q if node.op == CompareOperator.ne else q
+
+    def visit_present(self, node: Present) -> Q:
+        attr = node.attr_path.attr.lower()
+        if attr in ("displayname", "id"):
+            return EVERYTHING
+        if attr == "externalid":
+            return ~Q(external_id="")
+        if attr == "members":
+            return Q(Exists(ScimGroupMember.objects.filter(group=OuterRef("pk"))))
+        return NOTHING
+
+    def visit_not(self, node: Not) -> Q:
+        return ~self.visit(node.expr)
+
+    def visit_logical_expr(self, node: LogicalExpr) -> Q:
+        terms = [self.visit(term) for term in node.terms]
+        combined = terms[0]
+        for term in terms[1:]:
+            combined = combined & term if node.op == LogicalOperator.and_ else combined | term
+        return combined
+
+    def visit_value_path(self, node: ValuePath) -> Q:
         raise _unsupported(_("Filter groups with displayName eq, id eq or externalId eq."))

@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext as _
+from scim2_models import InvalidValueException
+
 from accounts.fields import DEFAULT_ROLE, NEW_USER_DEFAULTS
 from accounts.models import Contract, User
 from permissions import catalog
@@ -46,6 +49,15 @@ def group_names(contract: Contract) -> dict[str, str]:
     return groups
 
 
+def all_group_names() -> dict[str, str]:
+    """{group id: displayName} of every service group any contract may have."""
+    groups = {ADMIN_GROUP: ADMIN_GROUP_NAME}
+    for service in catalog.GRANTABLE:
+        if plain_service(service.code):
+            groups[service.code] = service.labels["en"]
+    return groups
+
+
 def contract_services(contract: Contract) -> list[str]:
     return [
         s.code for s in catalog.GRANTABLE if plain_service(s.code) and contract.has_service(s.code)
@@ -65,7 +77,10 @@ def parse_version(tag: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def user_resource(user: User, grants: Grants, *, contract: Contract, base: str) -> UserResource:
+def user_resource(
+    user: User, grants: Grants, *, contract: Contract, base: str, custom_groups=()
+) -> UserResource:
+    """`custom_groups`: [(id, name)] of the identity provider's groups the user is in."""
     names = group_names(contract)
     memberships = []
     if user.role == User.Role.ADMIN:
@@ -87,6 +102,10 @@ def user_resource(user: User, grants: Grants, *, contract: Contract, base: str) 
         groups=[
             {"value": code, "display": names[code], "$ref": f"{base}/Groups/{code}"}
             for code in memberships
+        ]
+        + [
+            {"value": str(pk), "display": name, "$ref": f"{base}/Groups/{pk}"}
+            for pk, name in custom_groups
         ]
         or None,
         meta={
@@ -116,6 +135,40 @@ def group_resource(code: str, name: str, members: list[tuple[int, str]], *, base
         ],
         meta={"resourceType": "Group", "location": f"{base}/Groups/{code}"},
     )
+
+
+def custom_group_resource(group, members, *, base: str) -> Group:
+    """A group the identity provider created (scim.models.ScimGroup), with `members`
+    (scim.groups.Member)."""
+    return Group(
+        id=str(group.pk),
+        external_id=group.external_id or None,
+        display_name=group.display_name,
+        members=[
+            {"value": str(m.pk), "display": m.name, "$ref": f"{base}/Users/{m.pk}", "type": "User"}
+            for m in members
+        ],
+        meta={
+            "resourceType": "Group",
+            "created": group.created_at,
+            "lastModified": group.updated_at,
+            "location": f"{base}/Groups/{group.pk}",
+            "version": version_tag(group.version),
+        },
+    )
+
+
+def member_ids(group: Group) -> set[int]:
+    """The user ids a group's members name; a value that cannot be a user's id is refused."""
+    ids = set()
+    for member in group.members or []:
+        value = str(member.value or "").strip()
+        if not value.isdigit() or len(value) > 18:
+            raise InvalidValueException(
+                detail=_("“%(value)s” is not the id of a user.") % {"value": value[:50]}
+            )
+        ids.add(int(value))
+    return ids
 
 
 # --- A request's payload, completed ---------------------------------------------------------------
@@ -312,8 +365,10 @@ __all__ = [
     "Group",
     "change_for",
     "complete",
+    "custom_group_resource",
     "group_names",
     "group_resource",
+    "member_ids",
     "strip_readonly",
     "user_resource",
 ]

@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -5,6 +7,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
+
+# Lengths of an identity provider group's name and external ID (Entra ID's and Okta's fit).
+NAME_MAX_LENGTH = 255
+EXTERNAL_ID_MAX_LENGTH = 255
 
 
 class ScimTokenQuerySet(models.QuerySet):
@@ -66,3 +72,85 @@ class ScimToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class ScimGroup(models.Model):
+    """A group the identity provider created (POST /Groups), beside the service groups
+    (docs/scim.md "Groups"). It grants nothing: it is kept so that the identity provider's
+    group push works and the admin sees which groups it sent.
+
+    Its id is a UUID, so it can never collide with a service group's id (a service code).
+    `name_key` is the display name in lower case: the name is unique per organization, case
+    insensitively, through the index that also orders the list."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="scim_groups",
+        verbose_name=_("organization"),
+    )
+    display_name = models.CharField(_("name"), max_length=NAME_MAX_LENGTH)
+    name_key = models.CharField(max_length=NAME_MAX_LENGTH, editable=False)
+    external_id = models.CharField(_("external ID"), max_length=EXTERNAL_ID_MAX_LENGTH, blank=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="ScimGroupMember",
+        related_name="scim_groups",
+        verbose_name=_("members"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    # meta.version and the ETag (W/"3"), raised by every change; If-Match is checked against it.
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        verbose_name = _("identity provider group")
+        verbose_name_plural = _("identity provider groups")
+        ordering = ["name_key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name_key"],
+                name="scim_group_name_unique",
+                violation_error_message=_("A group with this name already exists."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "external_id"], name="scim_group_external_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    def save(self, *args, **kwargs):
+        self.name_key = name_key(self.display_name)
+        super().save(*args, **kwargs)
+
+
+class ScimGroupMember(models.Model):
+    """A user in an identity provider's group; the organization is kept on the row so every
+    query of memberships is scoped by it (docs/security.md)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey(ScimGroup, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scim_group_memberships"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("group member")
+        verbose_name_plural = _("group members")
+        constraints = [
+            models.UniqueConstraint(fields=["group", "user"], name="scim_group_member_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "user"], name="scim_group_member_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group_id} ∋ {self.user_id}"
+
+
+def name_key(display_name: str) -> str:
+    return (display_name or "").strip().lower()

@@ -18,14 +18,15 @@ from scim2_models import (
     URN,
     ComplexAttribute,
     Extension,
-    GroupMember,
     GroupMembership,
     Mutability,
     Required,
     Resource,
+    Returned,
     Uniqueness,
 )
 from scim2_models import Group as LibraryGroup
+from scim2_models import GroupMember as LibraryGroupMember
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -131,16 +132,37 @@ class User(Resource[Annotated[MiitelUser, Required.true]]):
     groups: Annotated[list[GroupMembership] | None, Mutability.read_only] = None
 
 
+class GroupMember(LibraryGroupMember):
+    """A member of a group: a user of the organization, named by its id (`value`). `display`
+    is the user's name, the server's: returned when asked for (attributes=members.display),
+    so that a group reads back exactly as the identity provider wrote it."""
+
+    display: Annotated[str | None, Mutability.read_only, Returned.request] = Field(
+        None, description="The user's name (returned when requested)."
+    )
+
+
 class Group(LibraryGroup):
-    """A service of the organization's contract, or Administrators (the admin role)"""
+    """A service of the organization's contract, Administrators (the admin role), or a group
+    the identity provider created"""
 
     __schema__ = URN(CORE_GROUP)
 
-    display_name: Annotated[str | None, Required.true, Mutability.read_only] = Field(
-        None, description="The service's name (Administrators for the admin role)."
+    display_name: Annotated[str | None, Required.true] = Field(
+        None,
+        description=(
+            "The service's name (Administrators for the admin role): these cannot be changed. "
+            "A group the identity provider created has the name it gave, unique in the "
+            "organization (case-insensitively, service names included)."
+        ),
     )
     members: list[GroupMember] | None = Field(
-        None, description="The users granted the service (or given the admin role)."
+        None,
+        description=(
+            "Users of the organization. In a service group, the users granted the service "
+            "(or given the admin role); in a group the identity provider created, its members "
+            "(which grant nothing)."
+        ),
     )
 
 
@@ -151,6 +173,7 @@ __all__ = [
     "LOCALES",
     "MIITEL_USER",
     "Group",
+    "GroupMember",
     "MiitelUser",
     "User",
 ]

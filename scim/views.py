@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.access import admin_required
 from audit.services import Actor
 
+from .groups import with_member_counts
 from .models import ScimToken
 from .tokens import NAME_MAX_LENGTH, token_create, token_revoke
 
@@ -41,6 +42,7 @@ def _page(request: HttpRequest, form: TokenForm, *, secret: str = "", status: in
         {
             "form": form,
             "tokens": tokens,
+            "groups": with_member_counts(request.organization),
             "secret": secret,
             "endpoint": request.build_absolute_uri(reverse("scim:root")),
             "nav_section": "provisioning",

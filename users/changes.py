@@ -70,6 +70,7 @@ from permissions.contracts import contract_lock
 from permissions.models import SeatCount, ServiceGrant
 from permissions.rules import grant_problems, seat_refusals, user_limit_refusals
 from permissions.services import Grants, grants_normalize, grants_summary
+from users.signals import user_deleted
 
 # Fields a change may set, and the ones an audit record and a stale check compare.
 SETTABLE = (*USER_FIELDS, *EXTRA_FIELDS)
@@ -1084,6 +1085,8 @@ def _delete(plan: _Plan, actor: Actor, now, events: list[dict]) -> None:
     user = plan.user
     removed = purge_user_activity(user=user)
     removed["grants"] = ServiceGrant.objects.filter(user=user).delete()[0]
+    for _receiver, counts in user_deleted.send(sender=User, user=user):
+        removed.update(counts or {})
     removed["sessions"] = users_sessions_end(user_ids=[user.pk])
     mfa_services.factors_erase(user=user)
     user.deleted_at = now

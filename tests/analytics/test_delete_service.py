@@ -185,6 +185,8 @@ def test_returns_what_was_removed(admin_a, target, activity):
         "by_user_rows": 6,
         "funnel_memberships": 1,
         "grants": 3,
+        # The identity provider's groups the user was in (scim, through users.signals).
+        "group_memberships": 0,
         "sessions": 0,
     }
 

@@ -22,6 +22,7 @@ from analytics.models import CallRecord
 from audit.services import Actor, audit_record
 from exports.models import ActiveTransfer
 from miitel_admin.url_policy import ADMIN, POLICY
+from scim.models import ScimGroup, ScimGroupMember
 from tests.analytics.factories import (
     BookmarkedFilterFactory,
     FunnelTeamMemberFactory,
@@ -40,6 +41,7 @@ PROJECT_PACKAGES = (
     "permissions",
     "miitel_admin",
     "mfa",
+    "scim",
 )
 
 # The tables the brief names as tenant-owned; every table with an organization column is added
@@ -255,6 +257,8 @@ def rich_world(world):
             access="specified",
             allowed_users=[target],
         )
+        group = ScimGroup.objects.create(organization=org, display_name=f"IdP group {key}")
+        ScimGroupMember.objects.create(organization=org, group=group, user=target)
         admin = world[f"admin_{key}"]
         audit_record(
             actor=Actor(user=admin, label=admin.login_id, ip_address="10.0.0.1"),
