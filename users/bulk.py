@@ -20,7 +20,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django import forms
-from django.conf import settings
 from django.core import signing
 from django.utils import timezone
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
@@ -85,9 +84,9 @@ class SelectionError(Exception):
 
 
 def organization_time_zone(organization: Organization) -> ZoneInfo:
-    """The zone a scheduled time is given in: the organization's (the project's TIME_ZONE, the
-    one every organization works in; docs/rules.md)."""
-    return ZoneInfo(settings.TIME_ZONE)
+    """The zone a scheduled time is given in: the organization's, whoever types it
+    (docs/rules.md)."""
+    return ZoneInfo(organization.time_zone)
 
 
 # --- The action ---------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('scim', '0001_initial'),
-        ('users', '0009_organization_time_zone'),
+        ('users', '0010_organization_time_zone'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Contract, User
+from accounts.models import Contract, Organization, User
 from audit import services as audit_services
 from audit.models import AuditEvent, ChangeBatch
 from audit.services import Actor
@@ -304,6 +304,17 @@ def test_schedule_in_the_organizations_time_zone(admin_client_a, members):
     }
     assert User.objects.filter(pk__in=[u.pk for u in members], is_active=True).count() == 3
     assert batch_of("schedule").size == 3
+
+
+def test_schedule_follows_the_organizations_own_time_zone(admin_client_a, org_a, members):
+    Organization.objects.filter(pk=org_a.pk).update(time_zone="UTC")
+    when = timezone.now().astimezone(ZoneInfo("UTC")) + timedelta(days=2)
+    local = when.strftime("%Y-%m-%dT%H:%M")
+    apply(admin_client_a, confirm(admin_client_a, "schedule", members, deactivate_at=local))
+    expected = datetime.strptime(local, "%Y-%m-%dT%H:%M").replace(tzinfo=ZoneInfo("UTC"))
+    assert {u.deactivate_at for u in User.objects.filter(pk__in=[u.pk for u in members])} == {
+        expected
+    }
 
 
 def test_schedule_in_the_past_is_refused_with_the_reason(admin_client_a, members):
