@@ -1,5 +1,5 @@
 """Bulk actions clicked through in headless Chromium: tick rows (or "select all on this page"),
-confirm, apply, and find the batch in the audit log; without JavaScript, every user matching the
+confirm, apply, find the batch in the audit log and undo it; without JavaScript, every user matching the
 search and filter."""
 
 import re
@@ -25,6 +25,10 @@ TEXT = {
         "done": "2 名のユーザーを無効化",
         "matching": "検索・絞り込み条件に一致する",
         "search": "適用",
+        "batch": "一括操作の一部：詳細と取り消し",
+        "undo_link": "この一括操作を取り消す…",
+        "undo": "取り消し",
+        "undone": "一括操作を取り消しました",
     },
     "en": {
         "selected": "Continue with the selected users",
@@ -34,6 +38,10 @@ TEXT = {
         "done": "2 users were deactivated",
         "matching": "matching this search and filter",
         "search": "Apply",
+        "batch": "Part of a batch: details and undo",
+        "undo_link": "Undo this batch…",
+        "undo": "Undo",
+        "undone": "The batch was undone",
     },
 }
 
@@ -79,6 +87,17 @@ def test_select_confirm_apply_and_the_audit_log_shows_the_batch(new_page, screen
     for user in leaving:
         expect(page.locator("main")).to_contain_text(user.login_id)
     screenshot(page, f"bulk-audit-{language}")
+
+    # Undo, from the audit log: the batch's page, the undo's confirmation, then the undo.
+    page.get_by_role("link", name=t["batch"]).first.click()
+    expect(page).to_have_url(re.compile(rf"/audit/batches/{batch.pk}/$"))
+    page.get_by_role("link", name=t["undo_link"]).click()
+    expect(page).to_have_url(re.compile(rf"/audit/batches/{batch.pk}/undo/$"))
+    screenshot(page, f"bulk-undo-{language}")
+    page.get_by_role("button", name=t["undo"], exact=True).click()
+    expect(page.locator("main")).to_contain_text(t["undone"])
+    assert all(u.is_active for u in User.objects.filter(pk__in=[u.pk for u in leaving]))
+    assert ChangeBatch.objects.get(organization=org, undo_of=batch).size == 2
 
 
 def test_select_all_on_this_page_ticks_every_row(new_page):
