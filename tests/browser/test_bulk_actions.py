@@ -1,6 +1,6 @@
 """Bulk actions clicked through in headless Chromium: tick rows (or "select all on this page"),
-confirm, apply, find the batch in the audit log and undo it; without JavaScript, every user matching the
-search and filter."""
+confirm, apply, find the batch in the audit log and undo it; without JavaScript, every user
+matching the search and filter."""
 
 import re
 
