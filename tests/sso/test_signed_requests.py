@@ -10,6 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from django.urls import reverse
+from django.utils import translation
 
 from audit.services import Actor
 from sso import services
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.django_db
 def test_metadata_wanting_signed_requests_is_refused_without_a_key(org_a, settings):
     settings.SSO_SP_KEY_FILE = ""
     idp = TestIdp(wants_signed_requests=True)
-    with pytest.raises(MetadataError, match="署名鍵"):
+    with translation.override("ja"), pytest.raises(MetadataError, match="署名鍵"):
         services.metadata_set(
             actor=Actor.operator("test"), organization=org_a, xml=idp.metadata_xml.encode()
         )
