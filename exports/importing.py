@@ -191,7 +191,7 @@ def _existing_users(organization, body, mapping) -> dict[str, int]:
     ours: dict[str, int] = {}
     for chunk in lookup_chunks(keys):
         ours.update(
-            User.objects.filter(organization=organization, login_id_key__in=chunk).values_list(
+            User.objects.filter(organization=organization, login_id_key__any_of=chunk).values_list(
                 "login_id_key", "pk"
             )
         )

@@ -653,7 +653,7 @@ class _Batch:
         holders: dict[str, int] = {}
         for chunk in lookup_chunks(sorted(wanted)):
             holders.update(
-                User.objects.filter(login_id_key__in=chunk).values_list("login_id_key", "pk")
+                User.objects.filter(login_id_key__any_of=chunk).values_list("login_id_key", "pk")
             )
         for key, plan in wanted.items():
             holder = holders.get(key)
@@ -680,7 +680,7 @@ class _Batch:
         held: Counter[str] = Counter()
         for chunk in lookup_chunks(wanted):
             for pk, extension in User.objects.filter(
-                organization_id=self.organization.pk, extension__in=chunk
+                organization_id=self.organization.pk, extension__any_of=chunk
             ).values_list("pk", "extension"):
                 if pk not in in_batch:
                     held[extension] += 1
@@ -929,7 +929,7 @@ def _write(batch: _Batch, hashes: dict[int, str], record: ChangeBatch | None = N
         if p.before["extension"] and p.before["extension"] != p.after["extension"]
     ]
     for chunk in _chunks(moving_ext):
-        User.all_objects.filter(pk__in=chunk).update(extension="")
+        User.all_objects.filter(pk__any_of=chunk).update(extension="")
 
     # Updates: users whose fields change the same way are written by one statement.
     groups: dict[tuple, list[int]] = defaultdict(list)
@@ -1068,10 +1068,10 @@ def _write_grants(plans: list[_Plan], organization: Organization) -> None:
                 relevel[(code, level)].append(plan.user.pk)
     for code, ids in removed.items():
         for chunk in _chunks(ids):
-            ServiceGrant.objects.filter(user_id__in=chunk, service=code).delete()
+            ServiceGrant.objects.filter(user_id__any_of=chunk, service=code).delete()
     for (code, level), ids in relevel.items():
         for chunk in _chunks(ids):
-            ServiceGrant.objects.filter(user_id__in=chunk, service=code).update(level=level)
+            ServiceGrant.objects.filter(user_id__any_of=chunk, service=code).update(level=level)
     for chunk in _chunks(added):
         ServiceGrant.objects.bulk_create(chunk)
 
