@@ -2,13 +2,9 @@
 
 import csv
 import io
-import os
 import statistics
-import subprocess
-import sys
 import time
 
-from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.db import connection, transaction
 from django.test import Client
@@ -24,6 +20,7 @@ from exports.exporting import export_bytes, export_queryset, unencodable_users
 from users import selectors
 from users.changes import Change, apply_changes, hash_passwords
 
+from .fresh import run_fresh
 from .timing import Result, compare
 
 
@@ -441,41 +438,22 @@ def export(rounds: int) -> list[Result]:
 
 
 def _export_rss(limit: int) -> float:
-    """Peak RSS growth (MiB) of a fresh process while it exports `limit` users: the peak is
-    reset just before the export (Linux: /proc/self/clear_refs), so earlier start-up
-    allocations do not hide it."""
-    code = f"""
-import os, django
-os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-django.setup()
-from accounts.models import Organization
-from exports.exporting import export_bytes, export_queryset, unencodable_users
+    """Peak RSS growth (MiB) of a fresh process while it exports `limit` users."""
+    growth, size = run_fresh(
+        f"""
+        from accounts.models import Organization
+        from exports.exporting import export_bytes, export_queryset
 
-def status(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key):
-            return int(line.split()[1])
-
-org = Organization.objects.get(slug="bench-l")
-qs = export_queryset(organization=org, params={{}})
-qs = qs.filter(pk__in=qs.values("pk")[:{limit}])
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")
-before = status("VmRSS:")
-n = 0
-for chunk in export_bytes(organization=org, qs=qs, language="en", encoding="utf-8"):
-    n += len(chunk)
-print((status("VmHWM:") - before) / 1024, n)
-"""
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=os.environ.copy(),
-        cwd=settings.BASE_DIR,
+        org = Organization.objects.get(slug="bench-l")
+        qs = export_queryset(organization=org, params={{}})
+        qs = qs.filter(pk__in=qs.values("pk")[:{limit}])
+        before = reset_peak()
+        n = 0
+        for chunk in export_bytes(organization=org, qs=qs, language="en", encoding="utf-8"):
+            n += len(chunk)
+        print(peak_growth_mib(before), n)
+        """
     )
-    growth, size = out.stdout.strip().splitlines()[-1].split()
     assert int(size) > limit * 50  # the export really ran
     return float(growth)
 

@@ -3,13 +3,9 @@ one apply_changes call beside the single-user deactivation called user by user, 
 filter's page 1 beside the unfiltered page 1. Each call commits, as it does for its callers;
 the users are then put back as seeded."""
 
-import os
 import statistics
-import subprocess
-import sys
 import time
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
@@ -20,6 +16,7 @@ from users import selectors
 from users.changes import BatchSpec, Change, apply_changes
 
 from .cases_db import _client, _get, _queries
+from .fresh import run_fresh
 from .timing import Result, compare
 
 BULK_SIZE = 10_000
@@ -89,37 +86,19 @@ def _single_once(org: Organization, ids: list[int]) -> float:
 
 
 def _bulk_rss() -> tuple[float, float]:
-    """(ms, peak RSS growth in MiB) of the bulk deactivation in a fresh process (the peak is
-    reset just before it: /proc/self/clear_refs)."""
-    code = """
-import os, django
-os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-django.setup()
-from accounts.models import Organization
-from bench.cases_lifecycle import _bulk_once, _selection
+    """(ms, peak RSS growth in MiB) of the bulk deactivation in a fresh process."""
+    ms, growth = run_fresh(
+        """
+        from accounts.models import Organization
+        from bench.cases_lifecycle import _bulk_once, _selection
 
-def status(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key):
-            return int(line.split()[1])
-
-org = Organization.objects.select_related("contract").get(slug="bench-l")
-ids = _selection(org)
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")
-before = status("VmRSS:")
-ms = _bulk_once(org, ids)
-print(ms, (status("VmHWM:") - before) / 1024)
-"""
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=os.environ.copy(),
-        cwd=settings.BASE_DIR,
+        org = Organization.objects.select_related("contract").get(slug="bench-l")
+        ids = _selection(org)
+        before = reset_peak()
+        ms = _bulk_once(org, ids)
+        print(ms, peak_growth_mib(before))
+        """
     )
-    ms, growth = out.stdout.strip().splitlines()[-1].split()
     return float(ms), float(growth)
 
 

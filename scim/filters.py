@@ -51,7 +51,21 @@ def _unsupported(text: str) -> InvalidFilterException:
     return InvalidFilterException(detail=text)
 
 
-class UserQuery(FilterVisitor[Q]):
+class _QueryVisitor(FilterVisitor[Q]):
+    """`not`, `and` and `or` of a filter as the same operators on Q objects."""
+
+    def visit_not(self, node: Not) -> Q:
+        return ~self.visit(node.expr)
+
+    def visit_logical_expr(self, node: LogicalExpr) -> Q:
+        terms = [self.visit(term) for term in node.terms]
+        combined = terms[0]
+        for term in terms[1:]:
+            combined = combined & term if node.op == LogicalOperator.and_ else combined | term
+        return combined
+
+
+class UserQuery(_QueryVisitor):
     """A filter over users as a Q."""
 
     columns = USER_COLUMNS
@@ -115,16 +129,6 @@ class UserQuery(FilterVisitor[Q]):
         if kind in ("id", "bool", "login_id") or column == "name" or column == "role":
             return EVERYTHING
         return ~Q(**{column: ""})
-
-    def visit_not(self, node: Not) -> Q:
-        return ~self.visit(node.expr)
-
-    def visit_logical_expr(self, node: LogicalExpr) -> Q:
-        terms = [self.visit(term) for term in node.terms]
-        combined = terms[0]
-        for term in terms[1:]:
-            combined = combined & term if node.op == LogicalOperator.and_ else combined | term
-        return combined
 
     def visit_value_path(self, node: ValuePath) -> Q:
         # emails[type eq "work" and value eq "x"]: the one email of a user is the work email.
@@ -195,7 +199,7 @@ class GroupQuery(FilterVisitor[set[str] | None]):
         raise _unsupported(_("Filter groups with displayName eq, id eq or externalId eq."))
 
 
-class CustomGroupQuery(FilterVisitor[Q]):
+class CustomGroupQuery(_QueryVisitor):
     """The same filters over the groups the identity provider created (scim.models.ScimGroup),
     as a Q (the caller scopes the queryset to the organization)."""
 
@@ -229,16 +233,6 @@ class CustomGroupQuery(FilterVisitor[Q]):
         if attr == "members":
             return Q(Exists(ScimGroupMember.objects.filter(group=OuterRef("pk"))))
         return NOTHING
-
-    def visit_not(self, node: Not) -> Q:
-        return ~self.visit(node.expr)
-
-    def visit_logical_expr(self, node: LogicalExpr) -> Q:
-        terms = [self.visit(term) for term in node.terms]
-        combined = terms[0]
-        for term in terms[1:]:
-            combined = combined & term if node.op == LogicalOperator.and_ else combined | term
-        return combined
 
     def visit_value_path(self, node: ValuePath) -> Q:
         raise _unsupported(_("Filter groups with displayName eq, id eq or externalId eq."))

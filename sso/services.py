@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Organization, User, UserSession
 from accounts.sessions import SIGN_IN_METHOD_KEY
 from audit.models import AuditEvent
-from audit.services import Actor, audit_record
+from audit.services import Actor, audit_record, diff
 from mfa import selectors as mfa_selectors
 
 from . import saml, selectors
@@ -54,10 +54,21 @@ def _state(config: SsoConfig | None) -> dict:
     }
 
 
-def _diff(before: dict, after: dict) -> dict:
-    return {
-        key: [before.get(key), value] for key, value in after.items() if before.get(key) != value
-    }
+def _record_settings(
+    *, actor: Actor, organization: Organization, before: dict, config: SsoConfig, detail=""
+) -> dict:
+    """Audit what a settings change changed (nothing recorded when nothing did); returns it."""
+    changes = diff(before, _state(config))
+    if changes:
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.SSO_SETTINGS,
+            organization=organization,
+            target_label=organization.slug,
+            changes=changes,
+            detail=detail,
+        )
+    return changes
 
 
 @transaction.atomic
@@ -88,16 +99,9 @@ def metadata_set(*, actor: Actor, organization: Organization, xml: bytes) -> Sso
     config.certificates = [c.as_json() for c in parsed.certificates]
     config.wants_signed_requests = parsed.wants_signed_requests
     config.save()
-    changes = _diff(before, _state(config))
-    if changes:
-        audit_record(
-            actor=actor,
-            action=AuditEvent.Action.SSO_SETTINGS,
-            organization=organization,
-            target_label=organization.slug,
-            changes=changes,
-            detail="metadata",
-        )
+    _record_settings(
+        actor=actor, organization=organization, before=before, config=config, detail="metadata"
+    )
     return config
 
 
@@ -154,16 +158,9 @@ def options_set(*, actor: Actor, organization: Organization, options: Options) -
     if config.require_sso and not before.get("require_sso"):
         keep = {u.pk for u in break_glass}
         transaction.on_commit(lambda: password_sessions_end(organization=organization, keep=keep))
-    changes = _diff(before, _state(config))
-    if changes:
-        audit_record(
-            actor=actor,
-            action=AuditEvent.Action.SSO_SETTINGS,
-            organization=organization,
-            target_label=organization.slug,
-            changes=changes,
-        )
-    return bool(changes)
+    return bool(
+        _record_settings(actor=actor, organization=organization, before=before, config=config)
+    )
 
 
 def password_sessions_end(*, organization: Organization, keep: set[int]) -> int:
@@ -193,13 +190,7 @@ def sso_off(*, actor: Actor, organization: Organization) -> bool:
     config.enabled = False
     config.require_sso = False
     config.save(update_fields=["enabled", "require_sso", "updated_at"])
-    audit_record(
-        actor=actor,
-        action=AuditEvent.Action.SSO_SETTINGS,
-        organization=organization,
-        target_label=organization.slug,
-        changes=_diff(before, _state(config)),
-    )
+    _record_settings(actor=actor, organization=organization, before=before, config=config)
     return True
 
 
