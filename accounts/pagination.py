@@ -109,6 +109,18 @@ def decode_cursor(
     return values
 
 
+def page_number(value) -> int:
+    """A ?page= value as a page number: 1 for anything that is not one (paginate() keeps it
+    within the pages there are)."""
+    try:
+        return max(1, min(int(value), MAX_PAGE))
+    except (TypeError, ValueError):
+        return 1
+
+
+MAX_PAGE = 10**6
+
+
 def paginate(
     qs: QuerySet,
     *,

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import access
 from accounts.models import User
-from accounts.pagination import page_links, paginate
+from accounts.pagination import page_links, page_number, paginate
 from audit import presenters as audit_presenters
 from audit.models import AuditEvent, ChangeBatch
 from audit.services import Actor
@@ -58,15 +58,11 @@ def undo_state(batch: ChangeBatch) -> str:
 @require_GET
 def batch_detail(request: HttpRequest, batch_id) -> HttpResponse:
     batch = _batch_or_404(request, batch_id)
-    try:
-        number = max(1, int(request.GET.get("page", 1)))
-    except ValueError:
-        number = 1
     members = paginate(
         AuditEvent.objects.filter(organization=request.organization, batch=batch)
         .select_related("actor", "target")
         .order_by("id"),
-        page=number,
+        page=page_number(request.GET.get("page")),
         per_page=MEMBERS_PER_PAGE,
     )
     return render(

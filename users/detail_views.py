@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import access
 from accounts.models import User, UserSession
-from accounts.pagination import page_links, paginate
+from accounts.pagination import page_links, page_number, paginate
 from accounts.sessions import users_sessions_end
 from audit import presenters as audit_presenters
 from audit.models import AuditEvent
@@ -25,6 +25,7 @@ from mfa import selectors as mfa_selectors
 from permissions.services import grants_of, grants_summary
 
 from .changes import Change, apply_changes, problem_message
+from .views import posted_version
 
 HISTORY_PER_PAGE = 20
 SIGN_INS_SHOWN = 20
@@ -103,7 +104,7 @@ def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
         AuditEvent.objects.filter(organization=request.organization, target=target)
         .select_related("actor", "target")
         .order_by("-created_at", "-id"),
-        page=_page_number(request),
+        page=page_number(request.GET.get("page")),
         per_page=HISTORY_PER_PAGE,
     )
     sessions = active_sessions(target)
@@ -129,13 +130,6 @@ def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
             "sign_ins_url": reverse("audit:list") + f"?user={target.pk}",
         },
     )
-
-
-def _page_number(request: HttpRequest) -> int:
-    try:
-        return max(1, min(int(request.GET.get("page", 1)), 1_000_000))
-    except ValueError:
-        return 1
 
 
 @access.admin_required
@@ -167,10 +161,7 @@ def user_sign_out(request: HttpRequest, user_id: int) -> HttpResponse:
 def user_cancel_schedule(request: HttpRequest, user_id: int) -> HttpResponse:
     """Cancel a scheduled deactivation (through the change service, audited there)."""
     target = access.get_managed_user_or_404(request, user_id)
-    try:
-        version = int(request.POST.get("version", ""))
-    except ValueError:
-        version = None
+    version = posted_version(request)
     result = apply_changes(
         organization=request.organization,
         actor=Actor.from_request(request),

@@ -236,18 +236,23 @@ def seat_meter(*, organization: Organization) -> SeatMeter:
     )
 
 
-def seats_held(*, organization: Organization, qs: QuerySet[User], codes) -> dict[str, int]:
-    """The seats of seat-limited services (`codes`) that the users of `qs` hold: what the
-    idle filter shows before a bulk deactivate (one grouped count)."""
-    held = dict.fromkeys(codes, 0)
+def seats_held(
+    *, organization: Organization, qs: QuerySet[User], meter: SeatMeter
+) -> list[tuple[str, int]]:
+    """(label, seats) of each seat-limited service of the meter that the users of `qs` hold:
+    what the idle filter shows before a bulk deactivate (one grouped count)."""
+    held = dict.fromkeys(meter.codes, 0)
     held.update(
         ServiceGrant.objects.filter(
             organization=organization,
-            service__in=list(codes),
+            service__in=list(meter.codes),
             user_id__in=qs.order_by().values("pk"),
         )
         .values_list("service")
         .annotate(n=Count("id"))
         .values_list("service", "n")
     )
-    return held
+    return [
+        (label, held[code])
+        for code, (label, _used, _limit) in zip(meter.codes, meter.services, strict=True)
+    ]

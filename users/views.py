@@ -219,14 +219,12 @@ def user_list(request: HttpRequest) -> HttpResponse:
             }
         )
     list_qs = query_string(params)
-    idle_seats = None
-    if params["idle"] and page.total and not page.total_capped:
-        # Idle users hold seats: what a bulk deactivate of them would free (docs/rules.md).
-        held = selectors.seats_held(organization=organization, qs=qs, codes=meter.codes)
-        idle_seats = [
-            (label, held[code])
-            for code, (label, _used, _limit) in zip(meter.codes, meter.services, strict=True)
-        ]
+    # Idle users hold seats (docs/rules.md); counted when the filter's count is exact.
+    idle_seats = (
+        selectors.seats_held(organization=organization, qs=qs, meter=meter)
+        if params["idle"] and page.total and not page.total_capped
+        else None
+    )
     return render(
         request,
         "users/user_list.html",
@@ -291,7 +289,7 @@ def _stale(result: ChangeResult) -> Problem | None:
     return next((p for p in result.problems if p.code == "stale"), None)
 
 
-def _posted_version(request: HttpRequest) -> int | None:
+def posted_version(request: HttpRequest) -> int | None:
     try:
         return int(request.POST.get("version", ""))
     except ValueError:
@@ -459,7 +457,7 @@ def _confirmation_context(request, target, problems) -> dict:
 
 def _set_active_view(request: HttpRequest, user_id: int, *, active: bool) -> HttpResponse:
     target = access.get_managed_user_or_404(request, user_id)
-    version = _posted_version(request) if request.method == "POST" else None
+    version = posted_version(request) if request.method == "POST" else None
     change = Change(user_id=target.pk, fields={"is_active": active}, version=version)
 
     def done(outcome):
@@ -510,7 +508,7 @@ def user_activate(request: HttpRequest, user_id: int) -> HttpResponse:
 def user_delete(request: HttpRequest, user_id: int) -> HttpResponse:
     """GET: what the deletion will remove and keep, with this user's own counts. POST: delete."""
     target = access.get_managed_user_or_404(request, user_id)
-    version = _posted_version(request) if request.method == "POST" else None
+    version = posted_version(request) if request.method == "POST" else None
     change = Change(user_id=target.pk, delete=True, version=version)
     name = target.name
 
