@@ -43,11 +43,11 @@ def batch_title(batch: ChangeBatch) -> str:
     return title
 
 
-def undo_state(batch: ChangeBatch) -> str:
+def undo_state(batch: ChangeBatch, undone_by: ChangeBatch | None) -> str:
     """ "undoable", "undone", "expired" or "never" (deletions, undos, schedules)."""
     if batch.kind not in UNDOABLE:
         return "never"
-    if ChangeBatch.objects.filter(organization_id=batch.organization_id, undo_of=batch).exists():
+    if undone_by is not None:
         return "undone"
     if timezone.now() > batch.undoable_until:
         return "expired"
@@ -58,6 +58,7 @@ def undo_state(batch: ChangeBatch) -> str:
 @require_GET
 def batch_detail(request: HttpRequest, batch_id) -> HttpResponse:
     batch = _batch_or_404(request, batch_id)
+    undone_by = ChangeBatch.objects.filter(organization=request.organization, undo_of=batch).first()
     members = paginate(
         AuditEvent.objects.filter(organization=request.organization, batch=batch)
         .select_related("actor", "target")
@@ -72,10 +73,8 @@ def batch_detail(request: HttpRequest, batch_id) -> HttpResponse:
             "batch": batch,
             "title": batch_title(batch),
             "actor": batch.actor.display_name if batch.actor else batch.actor_label,
-            "state": undo_state(batch),
-            "undone_by": ChangeBatch.objects.filter(
-                organization=request.organization, undo_of=batch
-            ).first(),
+            "state": undo_state(batch, undone_by),
+            "undone_by": undone_by,
             "rows": audit_presenters.rows(members.rows),
             **page_links(members, lambda n: f"?page={n}"),
             "nav_section": "audit",
